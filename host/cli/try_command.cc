@@ -1,0 +1,282 @@
+// `sluice try TYPE`: runs one instance of one stage type on standard input and output,
+// through the real loader and ABI. The smallest flow there is (stdin -> stage -> stdout)
+// and a quick way for plugin authors to poke at a type:
+//   source / side-input: pulls messages (up to --count) and prints one per line;
+//   map / reduce:        reads stdin lines as messages, prints what the stage emits
+//                        (a reduce gets all lines as one window, then the close);
+//   sink:                reads stdin lines, writes them, prints each response and a
+//                        summary of outcomes on stderr.
+#include <chrono>
+#include <deque>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "commands.h"
+#include "exit_codes.h"
+#include "sluice/host/log.h"
+#include "sluice/host/plugin_instance.h"
+
+namespace sluice::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace sluice::host;
+
+struct Options {
+  std::string type;
+  std::string kind;
+  std::string config = "{}";
+  std::vector<std::string> dirs;
+  size_t count = 10;
+  size_t batch = 256;
+  double idle_timeout = 1.0;
+  bool json = false;
+};
+
+// Prints what the plugin hands back, as it arrives.
+class PrintingSink : public CallSink {
+ public:
+  explicit PrintingSink(bool json) : json_(json) {}
+  void on_emit(size_t input, const sluice_output& out) override {
+    ++emitted;
+    std::string_view value(reinterpret_cast<const char*>(out.value.data), out.value.size);
+    if (!json_) {
+      std::cout << value << '\n';
+      return;
+    }
+    nlohmann::json j{{"value", value}};
+    if (input != SLUICE_NO_INPUT) j["input"] = input;
+    if (out.keys != nullptr) {
+      auto& keys = j["keys"] = nlohmann::json::array();
+      for (size_t i = 0; i < out.key_count; ++i) keys.push_back(view(out.keys[i]));
+    }
+    if (out.tag_count) {
+      auto& tags = j["tags"] = nlohmann::json::array();
+      for (size_t i = 0; i < out.tag_count; ++i) tags.push_back(view(out.tags[i]));
+    }
+    if (out.event_time != SLUICE_TIME_UNSET) j["event_time"] = out.event_time;
+    if (out.header_count) {
+      auto& headers = j["headers"] = nlohmann::json::object();
+      for (size_t i = 0; i < out.header_count; ++i)
+        headers[std::string(view(out.headers[i].key))] = view(out.headers[i].value);
+    }
+    std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+  }
+  void on_respond(size_t input, sluice_bytes value) override {
+    ++responses;
+    std::string_view v(reinterpret_cast<const char*>(value.data), value.size);
+    if (json_)
+      std::cout << nlohmann::json{{"input", input}, {"response", v}}.dump(
+                       -1, ' ', false, nlohmann::json::error_handler_t::replace)
+                << '\n';
+    else
+      std::cout << v << '\n';
+  }
+  void on_outcome(size_t input, sluice_outcome outcome, std::string_view reason) override {
+    if (outcome == SLUICE_OUTCOME_RETRY) ++retries;
+    if (outcome == SLUICE_OUTCOME_FAILED) ++failures;
+    if (outcome != SLUICE_OUTCOME_OK)
+      std::cerr << "sluice: message " << input << ": "
+                << (outcome == SLUICE_OUTCOME_RETRY ? "retry" : "failed")
+                << (reason.empty() ? "" : ": ") << reason << '\n';
+  }
+  size_t emitted = 0, responses = 0, retries = 0, failures = 0;
+
+ private:
+  static std::string_view view(sluice_str s) { return {s.data ? s.data : "", s.size}; }
+  bool json_;
+};
+
+// Input messages built from stdin lines; views stay valid while the deque lives.
+struct LineMessages {
+  std::deque<std::string> ids, lines;
+  std::vector<sluice_message> messages;
+  std::vector<const sluice_message*> pointers;
+
+  bool read(std::istream& in, size_t max, size_t* next_id) {
+    clear();
+    std::string line;
+    while (lines.size() < max && std::getline(in, line)) {
+      lines.push_back(std::move(line));
+      ids.push_back(std::to_string((*next_id)++));
+    }
+    messages.resize(lines.size());
+    for (size_t i = 0; i < lines.size(); ++i) {
+      sluice_message& m = messages[i];
+      m = sluice_message{};
+      m.struct_size = sizeof(m);
+      m.id = {ids[i].data(), ids[i].size()};
+      m.value = {reinterpret_cast<const uint8_t*>(lines[i].data()), lines[i].size()};
+      m.event_time = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+      m.watermark = SLUICE_TIME_UNSET;
+      pointers.push_back(&m);
+    }
+    return !lines.empty();
+  }
+  void clear() { ids.clear(); lines.clear(); messages.clear(); pointers.clear(); }
+  sluice_batch batch() const {
+    sluice_batch b{};
+    b.struct_size = sizeof(b);
+    b.messages = pointers.data();
+    b.count = pointers.size();
+    b.watermark = SLUICE_TIME_UNSET;
+    b.window_start = b.window_end = SLUICE_TIME_UNSET;
+    return b;
+  }
+};
+
+int report(const Options& o, sluice_ctx& ctx, sluice_status s, const char* call) {
+  std::cerr << "sluice: error: " << o.type << ": " << call << " failed (" << status_name(s)
+            << "): " << ctx.error << '\n';
+  return s == SLUICE_ERROR_CONFIG ? kExitUsage : kExitFailed;
+}
+
+int run_source(const Options& o, PluginInstance& inst, sluice_ctx& ctx, PrintingSink& out) {
+  using clock = std::chrono::steady_clock;
+  auto last_data = clock::now();
+  // Messages a source emits are "finished" as soon as they are printed; an ackable
+  // source is acked for them after each call, as a flow would once they are sunk.
+  while (out.emitted < o.count) {
+    sluice_batch b{};
+    b.struct_size = sizeof(b);
+    b.watermark = b.window_start = b.window_end = SLUICE_TIME_UNSET;
+    b.max_messages = std::min(o.batch, o.count - out.emitted);
+    b.budget_us = 100000;
+    size_t before = out.emitted;
+    sluice_status s = inst.process(&ctx, b);
+    if (s < 0) return report(o, ctx, s, "process");
+    if (out.emitted > b.max_messages + before) {
+      std::cerr << "sluice: warning: " << o.type << " emitted " << out.emitted - before
+                << " messages for a budget of " << b.max_messages << '\n';
+    }
+    if (s == SLUICE_END) break;
+    if (out.emitted > before) {
+      last_data = clock::now();
+    } else {
+      if (clock::now() - last_data > std::chrono::duration<double>(o.idle_timeout)) {
+        std::cerr << "sluice: " << o.type << " idle for " << o.idle_timeout << " s; stopping\n";
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(s == SLUICE_IDLE ? 10 : 1));
+    }
+  }
+  return kExitOk;
+}
+
+int run_side_input(const Options& o, PluginInstance& inst, sluice_ctx& ctx, PrintingSink& out) {
+  sluice_batch b{};
+  b.struct_size = sizeof(b);
+  b.watermark = b.window_start = b.window_end = SLUICE_TIME_UNSET;
+  sluice_status s = inst.process(&ctx, b);
+  if (s < 0) return report(o, ctx, s, "process");
+  if (out.emitted == 0) std::cerr << "sluice: " << o.type << ": no change\n";
+  return kExitOk;
+}
+
+int run_with_input(const Options& o, sluice_kind kind, PluginInstance& inst, sluice_ctx& ctx) {
+  LineMessages in;
+  size_t next_id = 0;
+  if (kind == SLUICE_KIND_REDUCE) {
+    // One window holding every line, then its close.
+    in.read(std::cin, SIZE_MAX, &next_id);
+    sluice_batch b = in.batch();
+    b.flags = SLUICE_BATCH_WINDOW_CLOSE;
+    b.window_start = 0;
+    b.window_end = INT64_MAX;
+    sluice_status s = inst.process(&ctx, b);
+    return s < 0 ? report(o, ctx, s, "process") : kExitOk;
+  }
+  while (in.read(std::cin, o.batch, &next_id)) {
+    sluice_status s = inst.process(&ctx, in.batch());
+    if (s < 0) return report(o, ctx, s, "process");
+  }
+  return kExitOk;
+}
+
+int run(const Options& o) {
+  PluginRegistry reg;
+  reg.load(make_plugin_search_path({o.dirs.begin(), o.dirs.end()}));
+  for (const auto& e : reg.errors()) log(LogLevel::kWarn, "", e.message);
+  PluginTypeRef type = reg.find(o.type);
+  if (!type) {
+    std::cerr << "sluice: error: no plugin provides type \"" << o.type
+              << "\"; run `sluice plugins` to list the types found\n";
+    return kExitUsage;
+  }
+  sluice_kind kind = static_cast<sluice_kind>(0);
+  if (!o.kind.empty()) {
+    kind = kind_from_name(o.kind);
+    if (kind == 0 || !type.type->supports(kind)) {
+      std::cerr << "sluice: error: type \"" << o.type << "\" has kinds "
+                << kinds_to_string(type.type->kinds) << ", not \"" << o.kind << "\"\n";
+      return kExitUsage;
+    }
+  } else if ((type.type->kinds & (type.type->kinds - 1)) == 0) {
+    kind = static_cast<sluice_kind>(type.type->kinds);
+  } else {
+    std::cerr << "sluice: error: type \"" << o.type << "\" has several kinds ("
+              << kinds_to_string(type.type->kinds) << "); choose one with --kind\n";
+    return kExitUsage;
+  }
+  if (!nlohmann::json::accept(o.config)) {
+    std::cerr << "sluice: error: --config is not valid JSON: " << o.config << '\n';
+    return kExitUsage;
+  }
+
+  PrintingSink out(o.json);
+  sluice_ctx ctx(kind, o.type, &out);
+  InstanceSpec spec;
+  spec.kind = kind;
+  spec.stage_name = o.type;
+  spec.config_json = o.config;
+  spec.flow_dir = fs::current_path().string();
+  sluice_status status;
+  std::string error;
+  auto inst = PluginInstance::create(type, spec, &ctx, &status, &error);
+  if (!inst) {
+    std::cerr << "sluice: error: " << error << '\n';
+    return status == SLUICE_ERROR_CONFIG ? kExitUsage : kExitFailed;
+  }
+
+  int rc;
+  if (kind == SLUICE_KIND_SOURCE) rc = run_source(o, *inst, ctx, out);
+  else if (kind == SLUICE_KIND_SIDE_INPUT) rc = run_side_input(o, *inst, ctx, out);
+  else rc = run_with_input(o, kind, *inst, ctx);
+  if (rc == kExitOk) {
+    sluice_status s = inst->finish(&ctx);
+    if (s < 0) rc = report(o, ctx, s, "finish");
+  }
+  if (kind == SLUICE_KIND_SINK && (out.failures || out.retries))
+    std::cerr << "sluice: " << out.failures << " failed, " << out.retries << " to retry\n";
+  return rc;
+}
+
+}  // namespace
+
+Command add_try_command(CLI::App& app) {
+  auto o = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand(
+      "try",
+      "Run one instance of a stage type on stdin/stdout: a source prints what it emits; "
+      "a map or reduce reads stdin lines and prints its outputs; a sink writes stdin lines "
+      "and prints its responses.");
+  cmd->add_option("type", o->type, "The stage type (see `sluice plugins`)")->required();
+  cmd->add_option("--kind", o->kind, "The kind to run it as, when the type has several")
+      ->check(CLI::IsMember({"source", "map", "reduce", "sink", "side-input"}));
+  cmd->add_option("--config", o->config, "The stage config as JSON (default {})");
+  cmd->add_option("--count", o->count, "Source: stop after this many messages (default 10)");
+  cmd->add_option("--batch", o->batch, "Messages per process call (default 256)")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20));
+  cmd->add_option("--idle-timeout", o->idle_timeout,
+                  "Source: stop after this many seconds without data (default 1)");
+  cmd->add_option("--plugin-dir", o->dirs, "Extra plugin folder (repeatable; searched first)");
+  cmd->add_flag("--json", o->json, "Print each output as a JSON line with keys, tags, time");
+  return {cmd, [o] { return run(*o); }};
+}
+
+}  // namespace sluice::cli

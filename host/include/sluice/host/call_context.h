@@ -1,0 +1,55 @@
+// The host's side of `sluice_ctx`: what one plugin call may do, and where its outputs go.
+//
+// The C ABI hands plugins an opaque `sluice_ctx*`; the host defines it here. Every call
+// into a plugin (create, process, ack, finish) gets a fresh or reset CallContext on the
+// calling thread's stack. The host callbacks in `host_api()` check each request against
+// the call (kind, input index) and forward accepted ones to the CallSink, which is
+// whatever the caller wants to do with outputs (a stage runner's output batch, a test's
+// vector). Nothing here allocates on the emit path except what the sink does.
+#pragma once
+
+#include <sluice/plugin.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace sluice::host {
+
+// Receives what a plugin hands the host during one call. Views are valid only during
+// the callback: copy what you keep.
+class CallSink {
+ public:
+  virtual ~CallSink() = default;
+  // `out` is complete (read up to the plugin's struct_size, the rest zeroed).
+  virtual void on_emit(size_t input_index, const sluice_output& out) = 0;
+  virtual void on_respond(size_t input_index, sluice_bytes value) = 0;
+  virtual void on_outcome(size_t input_index, sluice_outcome outcome,
+                          std::string_view reason) = 0;
+};
+
+// The service table every loaded plugin receives (static; lives for the process).
+const sluice_host* host_api();
+
+}  // namespace sluice::host
+
+// The definition of the ABI's opaque context (global namespace, as declared in the C
+// header). Owned by the host; lives on the stack of the thread making the call.
+struct sluice_ctx {
+  sluice_ctx(sluice_kind kind, std::string_view stage, sluice::host::CallSink* sink)
+      : kind(kind), stage(stage), sink(sink) {}
+
+  // Prepares for the next call: `inputs` input messages, error cleared.
+  void begin_call(size_t inputs, bool finish_call = false) {
+    input_count = inputs;
+    finishing = finish_call;
+    error.clear();
+  }
+
+  sluice_kind kind;
+  std::string_view stage;           // for log lines
+  sluice::host::CallSink* sink;     // may be null: outputs are then refused
+  size_t input_count = 0;           // valid input indexes are [0, input_count)
+  bool finishing = false;           // in finish(): SLUICE_NO_INPUT is allowed
+  std::string error;                // the last set_error message of this call
+};

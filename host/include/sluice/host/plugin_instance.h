@@ -1,0 +1,63 @@
+// One plugin instance: the void* a type's create() returned, with its type and a
+// reference that keeps the library loaded, destroyed exactly once.
+//
+// Each call takes the calling thread's sluice_ctx (see call_context.h), resets it for
+// the call and returns the plugin's status; when the status is an error the context's
+// `error` holds the plugin's message (or a generic one if it set none).
+//
+// Thread-safety: as the type declares. A non-thread-safe instance must be used by one
+// thread at a time; this class adds no locking (the stage runner owns that decision).
+#pragma once
+
+#include <sluice/plugin.h>
+
+#include <memory>
+#include <string>
+
+#include "sluice/host/call_context.h"
+#include "sluice/host/plugin_registry.h"
+
+namespace sluice::host {
+
+struct InstanceSpec {
+  sluice_kind kind = SLUICE_KIND_MAP;
+  std::string stage_name;
+  std::string config_json = "{}";
+  std::string flow_dir;
+  uint32_t worker_index = 0;
+  uint32_t worker_count = 1;
+};
+
+class PluginInstance {
+ public:
+  // Calls the type's create(). On failure returns null, sets *status to the plugin's
+  // status and *error to "<stage>: <type> (<file>): <message>".
+  static std::unique_ptr<PluginInstance> create(const PluginTypeRef& type,
+                                                const InstanceSpec& spec, sluice_ctx* ctx,
+                                                sluice_status* status, std::string* error);
+
+  ~PluginInstance();
+  PluginInstance(const PluginInstance&) = delete;
+  PluginInstance& operator=(const PluginInstance&) = delete;
+
+  sluice_status process(sluice_ctx* ctx, const sluice_batch& batch);
+  // Returns SLUICE_OK without calling when the type has no ack / finish.
+  sluice_status ack(sluice_ctx* ctx, const sluice_batch& batch);
+  sluice_status finish(sluice_ctx* ctx);
+
+  const PluginType& type() const { return *type_.type; }
+  bool has_ack() const { return type_.type->ack != nullptr; }
+
+ private:
+  PluginInstance(PluginTypeRef type, void* instance)
+      : type_(std::move(type)), instance_(instance) {}
+  static void ensure_error(sluice_status s, sluice_ctx* ctx, const char* call);
+
+  PluginTypeRef type_;  // declared first: destroyed last, after destroy() ran
+  void* instance_;
+};
+
+// A one-line description of a status for messages ("error", "config error", ...).
+const char* status_name(sluice_status s);
+
+}  // namespace sluice::host

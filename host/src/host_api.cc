@@ -1,0 +1,104 @@
+// The host service table (`sluice_host`) and its callbacks. Each callback validates
+// what the plugin asks against the current call, so a buggy plugin gets a refused call
+// and a log line rather than corrupting the flow.
+#include <cstring>
+#include <string>
+
+#include "abi_read.h"
+#include "sluice/host/call_context.h"
+#include "sluice/host/log.h"
+#include "sluice/host/version.h"
+
+namespace sluice::host {
+namespace {
+
+sluice_status refuse(sluice_ctx* ctx, const std::string& why) {
+  log(LogLevel::kError, ctx ? ctx->stage : std::string_view("plugin"), why);
+  return SLUICE_ERROR;
+}
+
+bool input_index_ok(const sluice_ctx* ctx, size_t i) {
+  if (i == SLUICE_NO_INPUT)
+    return ctx->kind == SLUICE_KIND_SOURCE || ctx->kind == SLUICE_KIND_SIDE_INPUT ||
+           ctx->finishing;
+  return i < ctx->input_count;
+}
+
+std::string bad_index(const sluice_ctx* ctx, const char* fn, size_t i) {
+  if (i == SLUICE_NO_INPUT)
+    return std::string(fn) +
+           ": SLUICE_NO_INPUT is only for sources, side-input retrievers and finish()";
+  return std::string(fn) + ": input index " + std::to_string(i) + " is out of range (batch of " +
+         std::to_string(ctx->input_count) + ")";
+}
+
+sluice_status cb_emit(sluice_ctx* ctx, size_t input_index, const sluice_output* out) {
+  if (ctx == nullptr) return refuse(ctx, "emit: ctx is NULL");
+  if (ctx->kind == SLUICE_KIND_SINK) return refuse(ctx, "emit: a sink cannot emit; use respond");
+  if (!input_index_ok(ctx, input_index)) return refuse(ctx, bad_index(ctx, "emit", input_index));
+  sluice_output copy;
+  // struct_size must at least cover the value; later fields default to "inherit".
+  if (!read_sized(out, &copy, SLUICE_SIZE_THROUGH(sluice_output, value)))
+    return refuse(ctx, "emit: output is NULL or its struct_size is too small");
+  if (ctx->sink == nullptr) return refuse(ctx, "emit: not allowed in this call");
+  ctx->sink->on_emit(input_index, copy);
+  return SLUICE_OK;
+}
+
+sluice_status cb_respond(sluice_ctx* ctx, size_t input_index, sluice_bytes value) {
+  if (ctx == nullptr) return refuse(ctx, "respond: ctx is NULL");
+  if (ctx->kind != SLUICE_KIND_SINK) return refuse(ctx, "respond: only sinks respond");
+  if (!input_index_ok(ctx, input_index))
+    return refuse(ctx, bad_index(ctx, "respond", input_index));
+  if (value.data == nullptr && value.size != 0)
+    return refuse(ctx, "respond: value.data is NULL with a non-zero size");
+  if (ctx->sink == nullptr) return refuse(ctx, "respond: not allowed in this call");
+  ctx->sink->on_respond(input_index, value);
+  return SLUICE_OK;
+}
+
+sluice_status cb_set_outcome(sluice_ctx* ctx, size_t input_index, sluice_outcome outcome,
+                             const char* reason, size_t reason_size) {
+  if (ctx == nullptr) return refuse(ctx, "set_outcome: ctx is NULL");
+  if (ctx->kind != SLUICE_KIND_SINK && ctx->kind != SLUICE_KIND_MAP)
+    return refuse(ctx, "set_outcome: only sinks and maps set outcomes");
+  if (outcome != SLUICE_OUTCOME_OK && outcome != SLUICE_OUTCOME_RETRY &&
+      outcome != SLUICE_OUTCOME_FAILED)
+    return refuse(ctx, "set_outcome: unknown outcome " + std::to_string(int(outcome)));
+  if (ctx->kind == SLUICE_KIND_MAP && outcome == SLUICE_OUTCOME_RETRY)
+    return refuse(ctx, "set_outcome: a map fails a message (FAILED); RETRY is for sinks");
+  if (!input_index_ok(ctx, input_index))
+    return refuse(ctx, bad_index(ctx, "set_outcome", input_index));
+  if (ctx->sink == nullptr) return refuse(ctx, "set_outcome: not allowed in this call");
+  ctx->sink->on_outcome(input_index, outcome,
+                        reason ? std::string_view(reason, reason_size) : std::string_view());
+  return SLUICE_OK;
+}
+
+void cb_set_error(sluice_ctx* ctx, const char* message, size_t message_size) {
+  if (ctx == nullptr) return;
+  ctx->error.assign(message ? message : "", message ? message_size : 0);
+}
+
+void cb_log(sluice_ctx* ctx, sluice_log_level level, const char* message, size_t message_size) {
+  log(from_abi(level), ctx ? ctx->stage : std::string_view("plugin"),
+      std::string_view(message ? message : "", message ? message_size : 0));
+}
+
+const sluice_host kHostApi = {
+    sizeof(sluice_host),
+    SLUICE_ABI_VERSION_MAJOR,
+    SLUICE_ABI_VERSION_MINOR,
+    SLUICE_VERSION,
+    &cb_emit,
+    &cb_respond,
+    &cb_set_outcome,
+    &cb_set_error,
+    &cb_log,
+};
+
+}  // namespace
+
+const sluice_host* host_api() { return &kHostApi; }
+
+}  // namespace sluice::host

@@ -1,0 +1,81 @@
+#include "sluice/host/plugin_instance.h"
+
+namespace sluice::host {
+
+const char* status_name(sluice_status s) {
+  switch (s) {
+    case SLUICE_OK: return "ok";
+    case SLUICE_IDLE: return "idle";
+    case SLUICE_END: return "end";
+    case SLUICE_ERROR: return "error";
+    case SLUICE_ERROR_CONFIG: return "config error";
+    case SLUICE_ERROR_FATAL: return "fatal error";
+  }
+  return "unknown status";
+}
+
+void PluginInstance::ensure_error(sluice_status s, sluice_ctx* ctx, const char* call) {
+  if (s < 0 && ctx->error.empty())
+    ctx->error = std::string(call) + " returned " + status_name(s) + " without a message";
+}
+
+std::unique_ptr<PluginInstance> PluginInstance::create(const PluginTypeRef& type,
+                                                       const InstanceSpec& spec,
+                                                       sluice_ctx* ctx, sluice_status* status,
+                                                       std::string* error) {
+  sluice_create_args args{};
+  args.struct_size = sizeof(args);
+  args.kind = spec.kind;
+  args.type_name = type.type->name.c_str();
+  args.stage_name = spec.stage_name.c_str();
+  args.config_json = spec.config_json.c_str();
+  args.flow_dir = spec.flow_dir.c_str();
+  args.worker_index = spec.worker_index;
+  args.worker_count = spec.worker_count;
+
+  ctx->begin_call(0);
+  void* instance = nullptr;
+  sluice_status s = type.type->create(ctx, &args, &instance);
+  *status = s;
+  if (s != SLUICE_OK) {
+    ensure_error(s < 0 ? s : SLUICE_ERROR, ctx, "create");
+    if (s >= 0) ctx->error = "create returned " + std::string(status_name(s)) + ", not ok";
+    *error = spec.stage_name + ": " + type.type->name + " (" +
+             type.library->file().string() + "): " + ctx->error;
+    if (s >= 0) *status = SLUICE_ERROR;
+    return nullptr;
+  }
+  return std::unique_ptr<PluginInstance>(new PluginInstance(type, instance));
+}
+
+PluginInstance::~PluginInstance() { type_.type->destroy(instance_); }
+
+sluice_status PluginInstance::process(sluice_ctx* ctx, const sluice_batch& batch) {
+  ctx->begin_call(batch.count);
+  sluice_status s = type_.type->process(instance_, ctx, &batch);
+  ensure_error(s, ctx, "process");
+  return s;
+}
+
+sluice_status PluginInstance::ack(sluice_ctx* ctx, const sluice_batch& batch) {
+  if (type_.type->ack == nullptr) return SLUICE_OK;
+  // Acks produce no outputs: any index is refused by making the call input-less
+  // and sink-less.
+  sluice::host::CallSink* sink = ctx->sink;
+  ctx->sink = nullptr;
+  ctx->begin_call(0);
+  sluice_status s = type_.type->ack(instance_, ctx, &batch);
+  ctx->sink = sink;
+  ensure_error(s, ctx, "ack");
+  return s;
+}
+
+sluice_status PluginInstance::finish(sluice_ctx* ctx) {
+  if (type_.type->finish == nullptr) return SLUICE_OK;
+  ctx->begin_call(0, /*finish_call=*/true);
+  sluice_status s = type_.type->finish(instance_, ctx);
+  ensure_error(s, ctx, "finish");
+  return s;
+}
+
+}  // namespace sluice::host

@@ -1,0 +1,362 @@
+/*
+ * sluice/plugin.h -- the Sluice plugin ABI, version 1.
+ *
+ * This is the one contract between the Sluice host and every stage plugin: sources,
+ * maps, reduces, sinks and side-input retrievers, written in C, C++ or anything that
+ * can export a C function. It is pure C99; no C++ type, exception or allocation
+ * crosses it.
+ *
+ * THE SHAPE
+ *   A plugin is a shared library exporting exactly one symbol, SLUICE_PLUGIN_ENTRY
+ *   (`sluice_plugin_v1`). The host calls it once after loading the library, passing its
+ *   own service table (`sluice_host`). The plugin returns a `sluice_library` describing
+ *   one or more stage types (`sluice_type`), each with a small function table:
+ *   create / destroy / process, and optional ack / finish.
+ *
+ * VERSIONING (read this before changing anything here)
+ *   - The major version is in the entry symbol's name. A breaking change gets a new
+ *     symbol (`sluice_plugin_v2`); a host refuses a library it cannot run and names the
+ *     file and both versions.
+ *   - Within a major version, structs that carry `struct_size` only ever grow at the
+ *     end (a minor version). Each side reads a field only when the other side's
+ *     `struct_size` covers it; a field beyond it means "absent" (NULL / 0 / default).
+ *   - Because those structs grow, the ABI never passes an array of them by value: an
+ *     array indexed with the wrong element size would be garbage. Such arrays are
+ *     arrays of pointers (`const sluice_message *const *`).
+ *   - Small structs without `struct_size` (`sluice_str`, `sluice_bytes`, `sluice_header`)
+ *     are frozen for the whole major version.
+ *
+ * OWNERSHIP
+ *   Nothing allocated on one side is freed on the other. Everything the host passes in
+ *   (messages, strings, config) is owned by the host and valid only for the duration of
+ *   the call that received it; copy what you need to keep. Everything the plugin hands
+ *   to a host callback (emit, respond, set_error, log) is copied by the host before the
+ *   callback returns. The descriptor a plugin returns from the entry symbol, and every
+ *   string it points to, must stay valid and unchanged until the library is unloaded.
+ *
+ * THREADS
+ *   The entry symbol is called once per load, on one thread. An instance created by
+ *   `create` is used by exactly one host thread at a time unless its type declares
+ *   SLUICE_TYPE_THREAD_SAFE, in which case `process` (and `ack`) may be called on the same
+ *   instance from several threads at once. `create` and `destroy` are never concurrent
+ *   with any other call on the same instance. A `sluice_ctx` is valid only on the thread
+ *   and during the call that received it.
+ *
+ * UNLOADING
+ *   The host unloads a library only after every instance of every type in it has been
+ *   destroyed and no host thread, queue or message can reach its code or its data.
+ *   Plugins must not leave their own threads running after `destroy`.
+ */
+#ifndef SLUICE_PLUGIN_H
+#define SLUICE_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------------------
+ * Versions and the entry symbol
+ * ---------------------------------------------------------------------------------- */
+
+#define SLUICE_ABI_VERSION_MAJOR 1
+#define SLUICE_ABI_VERSION_MINOR 0
+
+/* The name of the one exported symbol, as a token and as a string. */
+#define SLUICE_PLUGIN_ENTRY sluice_plugin_v1
+#define SLUICE_PLUGIN_ENTRY_NAME "sluice_plugin_v1"
+
+/* Marks the entry symbol as exported when the plugin is built with hidden visibility
+ * (-fvisibility=hidden, which the CMake package sets). */
+#if defined(_WIN32)
+#define SLUICE_EXPORT __declspec(dllexport)
+#else
+#define SLUICE_EXPORT __attribute__((visibility("default")))
+#endif
+
+/* ------------------------------------------------------------------------------------
+ * Frozen value types
+ * ---------------------------------------------------------------------------------- */
+
+/* A string view: `size` bytes at `data`, not necessarily NUL-terminated, UTF-8 by
+ * convention. `data` may be NULL only when `size` is 0. */
+typedef struct sluice_str {
+  const char *data;
+  size_t size;
+} sluice_str;
+
+/* A byte view: `size` bytes at `data`. `data` may be NULL only when `size` is 0. */
+typedef struct sluice_bytes {
+  const uint8_t *data;
+  size_t size;
+} sluice_bytes;
+
+/* One message header. */
+typedef struct sluice_header {
+  sluice_str key;
+  sluice_str value;
+} sluice_header;
+
+/* Times are milliseconds since the Unix epoch (UTC). SLUICE_TIME_UNSET means "no time":
+ * on an input, the source did not set one; on an output, "inherit from the input". */
+#define SLUICE_TIME_UNSET INT64_MIN
+
+/* The reserved tag that drops a message: an output carrying it goes to no edge and
+ * completes its lineage. The same string as Numaflow's drop tag, so handlers ported
+ * from it keep working. */
+#define SLUICE_TAG_DROP "U+005C__DROP__"
+
+/* ------------------------------------------------------------------------------------
+ * Status codes, kinds, flags
+ * ---------------------------------------------------------------------------------- */
+
+/* What a plugin function returns. Non-negative values are successes. */
+typedef enum sluice_status {
+  SLUICE_OK = 0,          /* done; for a source: it may have more data */
+  SLUICE_IDLE = 1,        /* source only: nothing available now; call again later */
+  SLUICE_END = 2,         /* source only: no more data, ever (ends a job) */
+  SLUICE_ERROR = -1,      /* this call failed; the stage's error policy decides (retry,
+                             fallback, drop, fail). Call set_error first to say why. */
+  SLUICE_ERROR_CONFIG = -2, /* create only: the config is invalid; the flow does not
+                               start. Call set_error first to say which key and why. */
+  SLUICE_ERROR_FATAL = -3 /* the instance cannot go on; the flow fails */
+} sluice_status;
+
+/* Stage kinds. A type declares the set it supports as a bit mask; each instance is
+ * created for exactly one of them (sluice_create_args.kind). */
+typedef enum sluice_kind {
+  SLUICE_KIND_SOURCE = 1u << 0,
+  SLUICE_KIND_MAP = 1u << 1,
+  SLUICE_KIND_REDUCE = 1u << 2,
+  SLUICE_KIND_SINK = 1u << 3,
+  SLUICE_KIND_SIDE_INPUT = 1u << 4 /* a side-input retriever */
+} sluice_kind;
+#define SLUICE_KIND_ALL 0x1Fu
+
+/* sluice_type.flags */
+#define SLUICE_TYPE_THREAD_SAFE (1u << 0) /* one instance may serve several threads */
+
+/* A sink's verdict on one input message (see sluice_host.set_outcome). */
+typedef enum sluice_outcome {
+  SLUICE_OUTCOME_OK = 0,     /* written; the default when a sink sets nothing */
+  SLUICE_OUTCOME_RETRY = 1,  /* transient failure: redeliver this message later */
+  SLUICE_OUTCOME_FAILED = 2  /* permanent failure: route to the fallback sink */
+} sluice_outcome;
+
+typedef enum sluice_log_level {
+  SLUICE_LOG_DEBUG = 0,
+  SLUICE_LOG_INFO = 1,
+  SLUICE_LOG_WARN = 2,
+  SLUICE_LOG_ERROR = 3
+} sluice_log_level;
+
+/* ------------------------------------------------------------------------------------
+ * Messages and batches (host -> plugin; owned by the host; valid for the call)
+ * ---------------------------------------------------------------------------------- */
+
+/* One input message. Grows at the end in minor versions (read only what struct_size
+ * covers; the host always fills everything it knows). */
+typedef struct sluice_message {
+  uint32_t struct_size;
+  sluice_str id;               /* unique within the flow run; a request id when served */
+  const sluice_str *keys;      /* key_count keys; may be empty */
+  size_t key_count;
+  sluice_bytes value;
+  int64_t event_time;          /* ms since epoch, or SLUICE_TIME_UNSET */
+  int64_t watermark;           /* ms since epoch, or SLUICE_TIME_UNSET */
+  const sluice_header *headers;
+  size_t header_count;
+  const sluice_str *tags;      /* the tags the previous stage gave this message */
+  size_t tag_count;
+} sluice_message;
+
+/* sluice_batch.flags */
+#define SLUICE_BATCH_WINDOW_CLOSE (1u << 0) /* reduce: the window closes after this batch */
+
+/* The argument of every `process` call. What it holds depends on the instance's kind:
+ *   map:         messages[0..count) to transform; emit outputs naming their input index.
+ *   sink:        messages[0..count) to write; set an outcome per message (default OK)
+ *                or respond with a result for the message's request.
+ *   source:      count == 0; emit up to max_messages new messages (input index
+ *                SLUICE_NO_INPUT) and return within about budget_us microseconds,
+ *                returning SLUICE_OK, SLUICE_IDLE or SLUICE_END.
+ *   reduce:      messages of one key and one window [window_start, window_end); with
+ *                SLUICE_BATCH_WINDOW_CLOSE set the window is complete: emit its result.
+ *   side input:  count == 0; emit one output with the new value, or emit nothing for
+ *                "no change".
+ */
+typedef struct sluice_batch {
+  uint32_t struct_size;
+  uint32_t flags;
+  const sluice_message *const *messages; /* count pointers; never NULL when count > 0 */
+  size_t count;
+  int64_t watermark;     /* the stage's input watermark, ms, or SLUICE_TIME_UNSET */
+  size_t max_messages;   /* source: emit at most this many */
+  int64_t budget_us;     /* source: return within about this long */
+  int64_t window_start;  /* reduce: ms since epoch, inclusive */
+  int64_t window_end;    /* reduce: ms since epoch, exclusive */
+} sluice_batch;
+
+/* Input index for outputs of a source or side-input retriever (no parent message). */
+#define SLUICE_NO_INPUT ((size_t)-1)
+
+/* ------------------------------------------------------------------------------------
+ * Outputs (plugin -> host; owned by the plugin; the host copies them)
+ * ---------------------------------------------------------------------------------- */
+
+/* One output message. Zero-initialise it, set struct_size = sizeof(sluice_output) and
+ * fill in what you need. Unset fields inherit from the input message named in emit():
+ *   keys == NULL             -> the input's keys (non-NULL with key_count 0: no keys)
+ *   event_time == TIME_UNSET -> the input's event time (for a source: the read time)
+ *   headers                  -> added to the input's headers, replacing equal keys
+ *   tags                     -> route the output (edge conditions); SLUICE_TAG_DROP drops
+ */
+typedef struct sluice_output {
+  uint32_t struct_size;
+  const sluice_str *keys;
+  size_t key_count;
+  sluice_bytes value;
+  int64_t event_time;
+  const sluice_header *headers;
+  size_t header_count;
+  const sluice_str *tags;
+  size_t tag_count;
+} sluice_output;
+
+/* ------------------------------------------------------------------------------------
+ * The host's service table (host -> plugin at load time)
+ * ---------------------------------------------------------------------------------- */
+
+/* The calling context of one plugin call: opaque, owned by the host, valid only during
+ * that call and only on the thread that made it. */
+typedef struct sluice_ctx sluice_ctx;
+
+/* Services the host offers. The table and its strings are static in the host and stay
+ * valid for as long as the library is loaded: a plugin may keep the pointer it received
+ * in the entry call (as SQLite extensions do) and use it from any of its functions.
+ * Read a member only when struct_size covers it (newer hosts add members at the end).
+ *
+ * Every callback that takes a ctx must be called from inside the plugin call that
+ * received that ctx, on its thread. Return values: SLUICE_OK, or SLUICE_ERROR when the
+ * call was refused (wrong kind, index out of range, missing struct_size); a refused
+ * call changes nothing and logs why. */
+typedef struct sluice_host {
+  uint32_t struct_size;
+  uint32_t abi_major;        /* SLUICE_ABI_VERSION_MAJOR the host was built with */
+  uint32_t abi_minor;        /* SLUICE_ABI_VERSION_MINOR the host was built with */
+  const char *host_version;  /* e.g. "0.1.0", NUL-terminated */
+
+  /* Emit one output derived from batch->messages[input_index] (SLUICE_NO_INPUT from a
+   * source, a retriever, or any kind's finish). The host copies `out` and everything it
+   * points to before returning. Allowed from source, map, reduce and side-input calls. */
+  sluice_status (*emit)(sluice_ctx *ctx, size_t input_index, const sluice_output *out);
+
+  /* Sink only: `value` is a result for the request that message
+   * batch->messages[input_index] belongs to (the "serve" outcome). May be called more
+   * than once per message; the results are kept in order. Copied before returning. */
+  sluice_status (*respond)(sluice_ctx *ctx, size_t input_index, sluice_bytes value);
+
+  /* Sink: the outcome of one message (default SLUICE_OUTCOME_OK). Map: mark one message
+   * failed (outcome SLUICE_OUTCOME_FAILED) while the rest of the batch succeeds; its
+   * outputs are discarded and the error policy applies to it alone. `reason` may be
+   * NULL; it is copied. */
+  sluice_status (*set_outcome)(sluice_ctx *ctx, size_t input_index, sluice_outcome outcome,
+                               const char *reason, size_t reason_size);
+
+  /* Say why the current call is about to return an error status. The message is copied;
+   * the last call wins. Allowed from every call that has a ctx, create included. */
+  void (*set_error)(sluice_ctx *ctx, const char *message, size_t message_size);
+
+  /* Write a line to the host's log (stderr), tagged with the stage when ctx is given.
+   * The only callback that may be used from any thread at any time, with ctx NULL
+   * outside a plugin call (for example from the entry function or a plugin's own
+   * thread). Copied before returning. */
+  void (*log)(sluice_ctx *ctx, sluice_log_level level, const char *message,
+              size_t message_size);
+} sluice_host;
+
+/* ------------------------------------------------------------------------------------
+ * What the plugin describes (plugin -> host; owned by the plugin; static)
+ * ---------------------------------------------------------------------------------- */
+
+/* The arguments of `create`. Owned by the host, valid only during the call. */
+typedef struct sluice_create_args {
+  uint32_t struct_size;
+  sluice_kind kind;          /* the role this instance plays; one of the type's kinds */
+  const char *type_name;     /* NUL-terminated */
+  const char *stage_name;    /* the stage's name in the flow, NUL-terminated */
+  const char *config_json;   /* the stage's `config` as JSON text; "{}" when absent */
+  const char *flow_dir;      /* directory of the flow file, for relative paths; "" if none */
+  uint32_t worker_index;     /* 0 .. worker_count-1 */
+  uint32_t worker_count;     /* the stage's `threads` (1 for a thread-safe type) */
+} sluice_create_args;
+
+/* One stage type. Grows at the end in minor versions. The host requires every field up
+ * to and including `process`; later fields are optional (NULL means "not provided"),
+ * and so is every field beyond the plugin's struct_size. */
+typedef struct sluice_type {
+  uint32_t struct_size;      /* sizeof(sluice_type) as the plugin was compiled */
+  uint32_t kinds;            /* a non-zero mask of sluice_kind */
+  uint32_t flags;            /* SLUICE_TYPE_* */
+  const char *name;          /* the type name flows use; unique among loaded plugins;
+                                letters, digits, '-', '_' and '.' */
+  const char *version;       /* the type's own version, e.g. "1.2.0"; may be NULL */
+  const char *description;   /* one line; may be NULL */
+  const char *config_schema; /* a JSON Schema (draft 2020-12 subset) of `config`, as
+                                JSON text; NULL when the type validates config itself */
+
+  /* Create an instance for one worker of one stage. On success store it in *instance
+   * (any pointer, NULL allowed) and return SLUICE_OK. On failure call set_error and
+   * return SLUICE_ERROR_CONFIG (bad config) or SLUICE_ERROR; *instance is ignored.
+   * Called on the thread that will use the instance (for a non-thread-safe type). */
+  sluice_status (*create)(sluice_ctx *ctx, const sluice_create_args *args, void **instance);
+
+  /* Release an instance. Called exactly once per successful create, after its last
+   * call returned, on any host thread. Must not fail or call back into the host. */
+  void (*destroy)(void *instance);
+
+  /* Do the instance's work on one batch (see sluice_batch). Returns a sluice_status. */
+  sluice_status (*process)(void *instance, sluice_ctx *ctx, const sluice_batch *batch);
+
+  /* --- optional from here on --------------------------------------------------- */
+
+  /* Source only: every message in batch->messages has finished (all its descendants
+   * were sunk, dropped or failed), so the source may commit them. Each message is
+   * acknowledged exactly once; order is not guaranteed. Called between process calls
+   * of the same instance (never concurrently with them unless THREAD_SAFE). */
+  sluice_status (*ack)(void *instance, sluice_ctx *ctx, const sluice_batch *batch);
+
+  /* End of input: called once before destroy when the stage drains (job end, shutdown).
+   * Outputs may still be emitted with input index SLUICE_NO_INPUT (a map that buffers);
+   * they start a lineage of their own. A sink flushes here. An error status fails the
+   * stage like a failed process. */
+  sluice_status (*finish)(void *instance, sluice_ctx *ctx);
+} sluice_type;
+
+/* What the entry symbol returns. Grows at the end in minor versions. */
+typedef struct sluice_library {
+  uint32_t struct_size;      /* sizeof(sluice_library) as the plugin was compiled */
+  uint32_t abi_major;        /* SLUICE_ABI_VERSION_MAJOR the plugin was compiled with */
+  uint32_t abi_minor;        /* SLUICE_ABI_VERSION_MINOR the plugin was compiled with */
+  const char *name;          /* the library's name, e.g. "sluice-builtin"; may be NULL */
+  const sluice_type *const *types; /* type_count pointers to types */
+  size_t type_count;
+} sluice_library;
+
+/* The entry symbol every plugin exports:
+ *
+ *   SLUICE_EXPORT const sluice_library *sluice_plugin_v1(const sluice_host *host);
+ *
+ * Called once per load, before anything else, on one thread. `host` stays valid until
+ * the library is unloaded. Return the library descriptor, or NULL when the plugin cannot
+ * run with this host (for example it needs a newer minor version); log why first with
+ * host->log(NULL, ...). Must not throw. */
+typedef const sluice_library *(*sluice_plugin_entry_fn)(const sluice_host *host);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* SLUICE_PLUGIN_H */

@@ -1,0 +1,460 @@
+// sluice/plugin.hpp -- write a Sluice plugin as a small C++ class.
+//
+// A header-only layer over the C ABI in <sluice/plugin.h>. It adds no ABI of its own:
+// what crosses the boundary is still only the C structs. What it gives you:
+//   - views (Message, Batch) over the host's input, with std::string_view accessors;
+//   - a Context to emit outputs, respond to requests, set outcomes and log;
+//   - a Library builder that turns your classes into sluice_type tables;
+//   - exception safety: every exception thrown by your code is caught at the boundary
+//     and becomes an error status with its what() message. Nothing ever unwinds into
+//     the host.
+//
+// A complete map plugin:
+//
+//   #include <sluice/plugin.hpp>
+//
+//   class Upper {
+//    public:
+//     explicit Upper(const sluice::CreateArgs&) {}
+//     void process(sluice::Context& ctx, const sluice::Batch& batch) {
+//       for (size_t i = 0; i < batch.size(); ++i) {
+//         std::string v(batch[i].value());
+//         for (char& c : v) c = std::toupper(static_cast<unsigned char>(c));
+//         ctx.emit(i, v);
+//       }
+//     }
+//   };
+//
+//   SLUICE_PLUGIN("my-plugins", lib) {
+//     lib.add<Upper>({"upper", SLUICE_KIND_MAP, "1.0.0", "upper-cases each value"});
+//   }
+//
+// A stage class T needs:
+//   T(const sluice::CreateArgs&)                  -- throw sluice::ConfigError on bad config
+//   R process(sluice::Context&, const sluice::Batch&)  -- R is void or sluice_status
+// and may have (found by name, used when present):
+//   R ack(sluice::Context&, const sluice::Batch&)      -- sources that commit offsets
+//   R finish(sluice::Context&)                         -- end of input: flush, close
+//
+// Threads: unless the type is registered with SLUICE_TYPE_THREAD_SAFE, one object is
+// only ever called by one thread at a time, so members need no locking.
+#ifndef SLUICE_PLUGIN_HPP
+#define SLUICE_PLUGIN_HPP
+
+#include <sluice/plugin.h>
+
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <initializer_list>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace sluice {
+
+// Thrown from a constructor when the stage's config is invalid: the flow does not start
+// and the message is shown to the user (name the key and say what is expected).
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Thrown when the instance cannot go on at all: the flow fails.
+class FatalError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+namespace detail {
+// The host's service table, received by the entry symbol. One per plugin library (the
+// header is compiled into each plugin, which hides its symbols).
+inline const sluice_host*& host_table() {
+  static const sluice_host* host = nullptr;
+  return host;
+}
+inline std::string_view view(sluice_str s) { return {s.data ? s.data : "", s.size}; }
+inline sluice_str str(std::string_view s) { return {s.data(), s.size()}; }
+}  // namespace detail
+
+// A read-only view of one input message; valid only during the call that received it.
+class Message {
+ public:
+  explicit Message(const sluice_message* m) : m_(m) {}
+
+  std::string_view id() const { return detail::view(m_->id); }
+  std::string_view value() const {
+    return {reinterpret_cast<const char*>(m_->value.data), m_->value.size};
+  }
+  size_t key_count() const { return m_->key_count; }
+  std::string_view key(size_t i) const { return detail::view(m_->keys[i]); }
+  std::vector<std::string_view> keys() const {
+    std::vector<std::string_view> out;
+    out.reserve(m_->key_count);
+    for (size_t i = 0; i < m_->key_count; ++i) out.push_back(key(i));
+    return out;
+  }
+  int64_t event_time() const { return m_->event_time; }  // ms, or SLUICE_TIME_UNSET
+  int64_t watermark() const { return m_->watermark; }    // ms, or SLUICE_TIME_UNSET
+  size_t header_count() const { return m_->header_count; }
+  const sluice_header& header_at(size_t i) const { return m_->headers[i]; }
+  // The value of the first header named `name` (exact match), if any.
+  std::optional<std::string_view> header(std::string_view name) const {
+    for (size_t i = 0; i < m_->header_count; ++i)
+      if (detail::view(m_->headers[i].key) == name) return detail::view(m_->headers[i].value);
+    return std::nullopt;
+  }
+  size_t tag_count() const { return m_->tag_count; }
+  std::string_view tag(size_t i) const { return detail::view(m_->tags[i]); }
+  const sluice_message* raw() const { return m_; }
+
+ private:
+  const sluice_message* m_;
+};
+
+// A read-only view of the batch passed to process / ack.
+class Batch {
+ public:
+  explicit Batch(const sluice_batch* b) : b_(b) {}
+  size_t size() const { return b_->count; }
+  bool empty() const { return b_->count == 0; }
+  Message operator[](size_t i) const { return Message(b_->messages[i]); }
+  int64_t watermark() const { return b_->watermark; }
+  size_t max_messages() const { return b_->max_messages; }  // sources
+  int64_t budget_us() const { return b_->budget_us; }       // sources
+  int64_t window_start() const { return b_->window_start; } // reduce
+  int64_t window_end() const { return b_->window_end; }     // reduce
+  bool closes_window() const { return (b_->flags & SLUICE_BATCH_WINDOW_CLOSE) != 0; }
+  const sluice_batch* raw() const { return b_; }
+
+ private:
+  const sluice_batch* b_;
+};
+
+// An output under construction. Strings are copied into the Output, so it may be
+// built from temporaries; reuse one Output (clear()) in a loop to avoid allocations.
+class Output {
+ public:
+  Output() = default;
+  explicit Output(std::string_view value) : value_(value) {}
+
+  Output& value(std::string_view v) { value_.assign(v.data(), v.size()); return *this; }
+  // Set explicit keys (without a call, the input's keys are kept).
+  Output& keys(std::initializer_list<std::string_view> ks) {
+    keys_set_ = true;
+    keys_.assign(ks.begin(), ks.end());
+    return *this;
+  }
+  Output& keys(const std::vector<std::string>& ks) {
+    keys_set_ = true;
+    keys_.assign(ks.begin(), ks.end());
+    return *this;
+  }
+  Output& no_keys() { keys_set_ = true; keys_.clear(); return *this; }
+  Output& tag(std::string_view t) { tags_.emplace_back(t); return *this; }
+  Output& drop() { return tag(SLUICE_TAG_DROP); }
+  Output& header(std::string_view k, std::string_view v) {
+    headers_.emplace_back(std::string(k), std::string(v));
+    return *this;
+  }
+  Output& event_time(int64_t ms) { event_time_ = ms; return *this; }
+  void clear() {
+    value_.clear(); keys_.clear(); tags_.clear(); headers_.clear();
+    keys_set_ = false; event_time_ = SLUICE_TIME_UNSET;
+  }
+
+  // Fills `out` with views into this Output (valid while it is unchanged).
+  void to_c(sluice_output& out, std::vector<sluice_str>& key_views,
+            std::vector<sluice_str>& tag_views,
+            std::vector<sluice_header>& header_views) const {
+    key_views.clear(); tag_views.clear(); header_views.clear();
+    for (const auto& k : keys_) key_views.push_back(detail::str(k));
+    for (const auto& t : tags_) tag_views.push_back(detail::str(t));
+    for (const auto& h : headers_)
+      header_views.push_back({detail::str(h.first), detail::str(h.second)});
+    out = sluice_output{};
+    out.struct_size = sizeof(sluice_output);
+    out.value = {reinterpret_cast<const uint8_t*>(value_.data()), value_.size()};
+    // keys == NULL inherits the input's keys; non-NULL with count 0 means "no keys".
+    static const sluice_str kNoKeys{nullptr, 0};
+    out.keys = keys_set_ ? (key_views.empty() ? &kNoKeys : key_views.data()) : nullptr;
+    out.key_count = key_views.size();
+    out.event_time = event_time_;
+    out.headers = header_views.data();
+    out.header_count = header_views.size();
+    out.tags = tag_views.data();
+    out.tag_count = tag_views.size();
+  }
+
+ private:
+  std::string value_;
+  std::vector<std::string> keys_;
+  std::vector<std::string> tags_;
+  std::vector<std::pair<std::string, std::string>> headers_;
+  bool keys_set_ = false;
+  int64_t event_time_ = SLUICE_TIME_UNSET;
+};
+
+// The host's callbacks for the current call. Valid only during that call, on its thread.
+// Methods throw std::runtime_error when the host refuses a call (a bug in the plugin:
+// wrong index or a callback the stage kind may not use).
+class Context {
+ public:
+  explicit Context(sluice_ctx* ctx) : ctx_(ctx) {}
+
+  // Emit `value` derived from input `input` (SLUICE_NO_INPUT for sources), inheriting
+  // the input's keys, event time and headers. Allocates nothing.
+  void emit(size_t input, std::string_view value) {
+    sluice_output out{};
+    out.struct_size = sizeof(sluice_output);
+    out.value = {reinterpret_cast<const uint8_t*>(value.data()), value.size()};
+    out.event_time = SLUICE_TIME_UNSET;
+    check(detail::host_table()->emit(ctx_, input, &out), "emit");
+  }
+  void emit(size_t input, const Output& o) {
+    sluice_output out;
+    o.to_c(out, key_views_, tag_views_, header_views_);
+    check(detail::host_table()->emit(ctx_, input, &out), "emit");
+  }
+  // Emit a C output struct as it is (the fastest path: nothing is copied on this side).
+  void emit_raw(size_t input, const sluice_output& out) {
+    check(detail::host_table()->emit(ctx_, input, &out), "emit");
+  }
+  // Emit from a source (no input message).
+  void emit(std::string_view value) { emit(SLUICE_NO_INPUT, value); }
+  void emit(const Output& o) { emit(SLUICE_NO_INPUT, o); }
+  // Sink: answer the request that input `input` belongs to with `value`.
+  void respond(size_t input, std::string_view value) {
+    check(detail::host_table()->respond(
+              ctx_, input, {reinterpret_cast<const uint8_t*>(value.data()), value.size()}),
+          "respond");
+  }
+  // Sink: the outcome of input `input`. Map: outcome FAILED fails that message alone.
+  void outcome(size_t input, sluice_outcome outcome, std::string_view reason = {}) {
+    check(detail::host_table()->set_outcome(ctx_, input, outcome, reason.data(),
+                                            reason.size()),
+          "set_outcome");
+  }
+  void retry(size_t input, std::string_view reason = {}) {
+    outcome(input, SLUICE_OUTCOME_RETRY, reason);
+  }
+  void fail(size_t input, std::string_view reason) {
+    outcome(input, SLUICE_OUTCOME_FAILED, reason);
+  }
+  void log(sluice_log_level level, std::string_view message) const {
+    detail::host_table()->log(ctx_, level, message.data(), message.size());
+  }
+  sluice_ctx* raw() const { return ctx_; }
+
+ private:
+  static void check(sluice_status s, const char* what) {
+    if (s < 0) throw std::runtime_error(std::string("host refused ") + what);
+  }
+  sluice_ctx* ctx_;
+  std::vector<sluice_str> key_views_, tag_views_;
+  std::vector<sluice_header> header_views_;
+};
+
+// The arguments of create, as views (valid during the constructor only: copy what you
+// keep).
+struct CreateArgs {
+  explicit CreateArgs(const sluice_create_args& a)
+      : kind(a.kind), type_name(a.type_name), stage_name(a.stage_name),
+        config_json(a.config_json), flow_dir(a.flow_dir ? a.flow_dir : ""),
+        worker_index(a.worker_index), worker_count(a.worker_count) {}
+  sluice_kind kind;
+  std::string_view type_name;
+  std::string_view stage_name;
+  std::string_view config_json;
+  std::string_view flow_dir;
+  uint32_t worker_index;
+  uint32_t worker_count;
+};
+
+// How a type presents itself. The strings must outlive the library (use literals).
+struct TypeInfo {
+  const char* name;
+  uint32_t kinds;
+  const char* version = nullptr;
+  const char* description = nullptr;
+  const char* config_schema = nullptr;  // JSON Schema text, or nullptr
+  uint32_t flags = 0;                   // SLUICE_TYPE_THREAD_SAFE
+};
+
+// Logs through the host from anywhere (no ctx): the entry function, your own threads.
+inline void log(sluice_log_level level, std::string_view message) {
+  if (const sluice_host* h = detail::host_table())
+    h->log(nullptr, level, message.data(), message.size());
+}
+
+namespace detail {
+
+// Runs f() and turns every exception into a status plus an error message for the host.
+template <class F>
+sluice_status guarded(sluice_ctx* ctx, F&& f) noexcept {
+  auto fail = [ctx](sluice_status s, const char* what) {
+    try {
+      if (ctx) host_table()->set_error(ctx, what, std::char_traits<char>::length(what));
+    } catch (...) {
+    }
+    return s;
+  };
+  try {
+    return f();
+  } catch (const ConfigError& e) {
+    return fail(SLUICE_ERROR_CONFIG, e.what());
+  } catch (const FatalError& e) {
+    return fail(SLUICE_ERROR_FATAL, e.what());
+  } catch (const std::exception& e) {
+    return fail(SLUICE_ERROR, e.what());
+  } catch (...) {
+    return fail(SLUICE_ERROR, "unknown exception (not derived from std::exception)");
+  }
+}
+
+template <class R>
+sluice_status to_status(R&& r) {
+  return static_cast<sluice_status>(r);
+}
+
+template <class T, class = void>
+struct has_ack : std::false_type {};
+template <class T>
+struct has_ack<T, std::void_t<decltype(std::declval<T&>().ack(std::declval<Context&>(),
+                                                              std::declval<const Batch&>()))>>
+    : std::true_type {};
+template <class T, class = void>
+struct has_finish : std::false_type {};
+template <class T>
+struct has_finish<T, std::void_t<decltype(std::declval<T&>().finish(std::declval<Context&>()))>>
+    : std::true_type {};
+
+// Calls f() (returning void or a status) and returns its status.
+template <class F>
+sluice_status call_status(F&& f) {
+  if constexpr (std::is_void_v<decltype(f())>) {
+    f();
+    return SLUICE_OK;
+  } else {
+    return to_status(f());
+  }
+}
+
+// The C functions for one stage class T.
+template <class T>
+struct Adapter {
+  static sluice_status create(sluice_ctx* ctx, const sluice_create_args* a, void** out) {
+    return guarded(ctx, [&] {
+      *out = new T(CreateArgs(*a));
+      return SLUICE_OK;
+    });
+  }
+  static void destroy(void* instance) {
+    try {
+      delete static_cast<T*>(instance);
+    } catch (...) {
+      // A destructor that throws must not unwind into the host.
+    }
+  }
+  static sluice_status process(void* instance, sluice_ctx* c, const sluice_batch* b) {
+    return guarded(c, [&] {
+      Context ctx(c);
+      return call_status([&] { return static_cast<T*>(instance)->process(ctx, Batch(b)); });
+    });
+  }
+  static sluice_status ack(void* instance, sluice_ctx* c, const sluice_batch* b) {
+    return guarded(c, [&] {
+      Context ctx(c);
+      return call_status([&] { return static_cast<T*>(instance)->ack(ctx, Batch(b)); });
+    });
+  }
+  static sluice_status finish(void* instance, sluice_ctx* c) {
+    return guarded(c, [&] {
+      Context ctx(c);
+      return call_status([&] { return static_cast<T*>(instance)->finish(ctx); });
+    });
+  }
+};
+
+}  // namespace detail
+
+// Collects the types of one plugin library and owns their descriptors.
+class Library {
+ public:
+  explicit Library(const char* name) {
+    desc_.struct_size = sizeof(sluice_library);
+    desc_.abi_major = SLUICE_ABI_VERSION_MAJOR;
+    desc_.abi_minor = SLUICE_ABI_VERSION_MINOR;
+    desc_.name = name;
+  }
+  Library(const Library&) = delete;
+  Library& operator=(const Library&) = delete;
+
+  template <class T>
+  Library& add(const TypeInfo& info) {
+    sluice_type& t = types_.emplace_back();  // deque: addresses stay stable
+    t = sluice_type{};
+    t.struct_size = sizeof(sluice_type);
+    t.kinds = info.kinds;
+    t.flags = info.flags;
+    t.name = info.name;
+    t.version = info.version;
+    t.description = info.description;
+    t.config_schema = info.config_schema;
+    t.create = &detail::Adapter<T>::create;
+    t.destroy = &detail::Adapter<T>::destroy;
+    t.process = &detail::Adapter<T>::process;
+    if constexpr (detail::has_ack<T>::value) t.ack = &detail::Adapter<T>::ack;
+    if constexpr (detail::has_finish<T>::value) t.finish = &detail::Adapter<T>::finish;
+    pointers_.push_back(&t);
+    desc_.types = pointers_.data();
+    desc_.type_count = pointers_.size();
+    return *this;
+  }
+
+  const sluice_library* descriptor() const { return &desc_; }
+
+ private:
+  sluice_library desc_{};
+  std::deque<sluice_type> types_;
+  std::vector<const sluice_type*> pointers_;
+};
+
+namespace detail {
+// The body of the entry symbol: builds the library once per load.
+inline const sluice_library* entry(const sluice_host* host, const char* name,
+                                   void (*describe)(Library&)) noexcept {
+  if (host == nullptr || host->struct_size < sizeof(uint32_t) * 3) return nullptr;
+  host_table() = host;
+  try {
+    static Library library(name);
+    static bool described = (describe(library), true);
+    (void)described;
+    return library.descriptor();
+  } catch (const std::exception& e) {
+    log(SLUICE_LOG_ERROR, std::string(name) + ": describing the plugin's types failed: " +
+                              e.what());
+  } catch (...) {
+    log(SLUICE_LOG_ERROR, std::string(name) + ": describing the plugin's types failed");
+  }
+  return nullptr;
+}
+}  // namespace detail
+
+}  // namespace sluice
+
+// Defines the plugin's entry symbol. Use once per library, followed by a block that adds
+// its types to `lib_var` (a sluice::Library&).
+#define SLUICE_PLUGIN(library_name, lib_var)                                        \
+  static void sluice_describe_types_(::sluice::Library& lib_var);                    \
+  extern "C" SLUICE_EXPORT const sluice_library* SLUICE_PLUGIN_ENTRY(                \
+      const sluice_host* host) {                                                     \
+    return ::sluice::detail::entry(host, library_name, &sluice_describe_types_);     \
+  }                                                                                  \
+  static void sluice_describe_types_(::sluice::Library& lib_var)
+
+#endif  // SLUICE_PLUGIN_HPP

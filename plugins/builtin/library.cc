@@ -1,0 +1,8 @@
+// The entry symbol of libsluice-builtin.so: the built-in stage types.
+#include "types.h"
+
+SLUICE_PLUGIN("sluice-builtin", lib) {
+  sluice::builtin::add_generator(lib);
+  sluice::builtin::add_cat(lib);
+  sluice::builtin::add_blackhole(lib);
+}

@@ -1,0 +1,105 @@
+// PluginRegistry: folder scans keep every good plugin beside the broken ones, report
+// each broken one once, resolve type-name clashes by search order, and find folders.
+#include "sluice/host/plugin_registry.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+
+namespace sluice::host {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string fixture(const std::string& name) {
+  return (fs::path(SLUICE_FIXTURE_DIR) / ("lib" + name + ".so")).string();
+}
+
+TEST(PluginRegistry, BrokenLibrariesAreReportedAndGoodOnesLoad) {
+  PluginRegistry reg;
+  reg.load_folder(SLUICE_FIXTURE_DIR);
+
+  // Every good type is there, from the right file.
+  for (const char* name : {"c-upper", "c-counter", "cpp-throw", "cpp-ack-source", "old-minor",
+                           "twin"}) {
+    EXPECT_TRUE(reg.find(name)) << name << " did not load";
+  }
+  EXPECT_EQ(reg.find("twin").library->file(), fixture("twin-a"));
+
+  // Each broken file is reported exactly once, naming that file.
+  std::map<std::string, std::string> errors;
+  for (const auto& e : reg.errors()) {
+    EXPECT_TRUE(errors.emplace(e.file.string(), e.message).second) << "twice: " << e.message;
+    EXPECT_EQ(e.message.rfind(e.file.string() + ": ", 0), 0u) << e.message;
+    EXPECT_EQ(e.message.find('\n'), std::string::npos) << "not one line: " << e.message;
+  }
+  for (const char* broken : {"broken-no-entry", "broken-abi-newer", "broken-abi-older",
+                             "broken-null-descriptor", "broken-zero-struct-size",
+                             "broken-empty-name", "broken-duplicate-name", "broken-no-kinds",
+                             "broken-descriptor-major", "broken-missing-dependency",
+                             "broken-not-elf", "twin-b"}) {
+    EXPECT_EQ(errors.count(fixture(broken)), 1u) << broken << " was not reported";
+  }
+  EXPECT_EQ(errors.size(), 12u);  // and nothing else (README.txt is ignored)
+
+  // The clash names both files.
+  EXPECT_EQ(errors[fixture("twin-b")],
+            fixture("twin-b") + ": type \"twin\" is already provided by " + fixture("twin-a") +
+                "; the first one found is used (rename one, or remove one of the files)");
+}
+
+TEST(PluginRegistry, EarlierFolderWinsAndTheShadowedFileIsNamed) {
+  // A user folder that provides "generator" too, searched before the built-ins.
+  fs::path dir = fs::temp_directory_path() / ("sluice-shadow-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  fs::copy_file(fs::path(SLUICE_BUILTIN_DIR) / "libsluice-builtin.so", dir / "libmine.so",
+                fs::copy_options::overwrite_existing);
+  PluginRegistry reg;
+  reg.load_folder(dir);
+  reg.load_folder(SLUICE_BUILTIN_DIR);
+  EXPECT_EQ(reg.find("generator").library->file(), dir / "libmine.so");
+  ASSERT_EQ(reg.errors().size(), 3u);  // generator, cat, blackhole
+  EXPECT_NE(reg.errors()[0].message.find("is already provided by " + (dir / "libmine.so").string()),
+            std::string::npos)
+      << reg.errors()[0].message;
+  fs::remove_all(dir);
+}
+
+TEST(PluginRegistry, SameFileThroughTwoFoldersLoadsOnce) {
+  PluginRegistry reg;
+  reg.load_folder(SLUICE_BUILTIN_DIR);
+  reg.load_folder(fs::path(SLUICE_BUILTIN_DIR) / "." );
+  EXPECT_TRUE(reg.errors().empty()) << reg.errors()[0].message;
+  EXPECT_EQ(reg.libraries().size(), 1u);
+}
+
+TEST(PluginRegistry, MissingFolderIsAnError) {
+  PluginRegistry reg;
+  reg.load_folder("/nonexistent/sluice-plugins");
+  ASSERT_EQ(reg.errors().size(), 1u);
+  EXPECT_EQ(reg.errors()[0].message,
+            "/nonexistent/sluice-plugins: plugin folder does not exist or is not a folder");
+}
+
+TEST(PluginSearchPath, OrderIsCliThenEnvironmentThenFlowThenBuiltin) {
+  ::setenv("SLUICE_PLUGIN_PATH", "/env/a::/env/b:", 1);
+  PluginSearchPath p = make_plugin_search_path({"/cli/1", "/cli/2"}, {"/flow/x"});
+  ::unsetenv("SLUICE_PLUGIN_PATH");
+  std::vector<fs::path> expected{"/cli/1", "/cli/2", "/env/a", "/env/b", "/flow/x"};
+  std::vector<fs::path> got = p.folders();
+  ASSERT_EQ(got.size(), expected.size() + 1);
+  for (size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(got[i], expected[i]);
+  // The built-in folder is found relative to this executable: <bin>/../lib/sluice/plugins.
+  EXPECT_EQ(got.back().filename(), "plugins");
+  EXPECT_EQ(got.back().parent_path().filename(), "sluice");
+}
+
+TEST(PluginSearchPath, SplitSkipsEmptyEntries) {
+  EXPECT_EQ(split_plugin_path(""), std::vector<fs::path>{});
+  EXPECT_EQ(split_plugin_path(":a:"), std::vector<fs::path>{"a"});
+}
+
+}  // namespace
+}  // namespace sluice::host
