@@ -5,7 +5,7 @@ BUILD ?= build
 JOBS ?= 2
 CTEST_TIMEOUT ?= 300
 
-.PHONY: all setup configure build demo test install clean
+.PHONY: all setup configure build demo test bench install clean
 
 all: build
 
@@ -25,6 +25,10 @@ demo: build
 # Builds and runs every test (unit, end-to-end, install + out-of-tree plugin build).
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure --timeout $(CTEST_TIMEOUT) -j$(JOBS)
+
+# Runs the benchmarks; results are recorded in docs/performance.md.
+bench: build
+	$(BUILD)/bin/abi_overhead_bench
 
 install: build
 	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))
