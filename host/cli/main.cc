@@ -25,18 +25,26 @@ int main(int argc, char** argv) {
   };
 
   // CLI11 says only "A subcommand is required" for a misspelt command: name it.
-  if (argc > 1 && argv[1][0] != '-') {
+  // The command is the first word that is neither an option nor --log-level's value.
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--log-level") {
+      ++i;
+      continue;
+    }
+    if (arg.empty() || arg[0] == '-') continue;
     bool known = false;
     std::string names;
     for (const cli::Command& c : commands) {
-      known = known || c.app->get_name() == argv[1];
+      known = known || c.app->get_name() == arg;
       names += (names.empty() ? "" : ", ") + c.app->get_name();
     }
     if (!known) {
-      std::cerr << "sluice: error: unknown command \"" << argv[1] << "\" (commands: " << names
+      std::cerr << "sluice: error: unknown command \"" << arg << "\" (commands: " << names
                 << "); see sluice --help\n";
       return cli::kExitUsage;
     }
+    break;
   }
   try {
     app.parse(argc, argv);

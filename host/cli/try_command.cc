@@ -130,10 +130,32 @@ struct LineMessages {
   }
 };
 
-int report(const Options& o, sluice_ctx& ctx, sluice_status s, const char* call) {
-  std::cerr << "sluice: error: " << o.type << ": " << call << " failed (" << status_name(s)
-            << "): " << ctx.error << '\n';
+int report(const PluginInstance& inst, sluice_ctx& ctx, sluice_status s, const char* call) {
+  std::cerr << "sluice: error: " << inst.type().name << " (" << inst.type().library->file().string()
+            << "): " << call << " failed (" << status_name(s) << "): " << ctx.error << '\n';
   return s == SLUICE_ERROR_CONFIG ? kExitUsage : kExitFailed;
+}
+
+// Acknowledges source messages [first, end) by their ids ("0", "1", ... in emit order).
+sluice_status ack_range(PluginInstance& inst, sluice_ctx& ctx, size_t first, size_t end) {
+  std::vector<std::string> ids;
+  std::vector<sluice_message> messages(end - first);
+  std::vector<const sluice_message*> pointers;
+  ids.reserve(end - first);
+  for (size_t n = first; n < end; ++n) ids.push_back(std::to_string(n));
+  for (size_t i = 0; i < messages.size(); ++i) {
+    messages[i] = sluice_message{};
+    messages[i].struct_size = sizeof(sluice_message);
+    messages[i].id = {ids[i].data(), ids[i].size()};
+    messages[i].event_time = messages[i].watermark = SLUICE_TIME_UNSET;
+    pointers.push_back(&messages[i]);
+  }
+  sluice_batch b{};
+  b.struct_size = sizeof(b);
+  b.messages = pointers.data();
+  b.count = pointers.size();
+  b.watermark = b.window_start = b.window_end = SLUICE_TIME_UNSET;
+  return inst.ack(&ctx, b);
 }
 
 int run_source(const Options& o, PluginInstance& inst, sluice_ctx& ctx, PrintingSink& out) {
@@ -149,12 +171,23 @@ int run_source(const Options& o, PluginInstance& inst, sluice_ctx& ctx, Printing
     b.budget_us = 100000;
     size_t before = out.emitted;
     sluice_status s = inst.process(&ctx, b);
-    if (s < 0) return report(o, ctx, s, "process");
+    if (s < 0) return report(inst, ctx, s, "process");
     if (out.emitted > b.max_messages + before) {
       std::cerr << "sluice: warning: " << o.type << " emitted " << out.emitted - before
                 << " messages for a budget of " << b.max_messages << '\n';
     }
+    // Printed means finished: an ackable source is acked for what it just emitted,
+    // also after END (a flow acks messages still in flight after their source ended).
+    if (inst.has_ack() && out.emitted > before) {
+      sluice_status a = ack_range(inst, ctx, before, out.emitted);
+      if (a < 0) return report(inst, ctx, a, "ack");
+    }
     if (s == SLUICE_END) break;
+    if (out.emitted >= o.count) {
+      std::cerr << "sluice: " << o.type << ": stopped after " << o.count
+                << " messages (--count); the source had not ended\n";
+      break;
+    }
     if (out.emitted > before) {
       last_data = clock::now();
     } else {
@@ -173,7 +206,7 @@ int run_side_input(const Options& o, PluginInstance& inst, sluice_ctx& ctx, Prin
   b.struct_size = sizeof(b);
   b.watermark = b.window_start = b.window_end = SLUICE_TIME_UNSET;
   sluice_status s = inst.process(&ctx, b);
-  if (s < 0) return report(o, ctx, s, "process");
+  if (s < 0) return report(inst, ctx, s, "process");
   if (out.emitted == 0) std::cerr << "sluice: " << o.type << ": no change\n";
   return kExitOk;
 }
@@ -189,11 +222,11 @@ int run_with_input(const Options& o, sluice_kind kind, PluginInstance& inst, slu
     b.window_start = 0;
     b.window_end = INT64_MAX;
     sluice_status s = inst.process(&ctx, b);
-    return s < 0 ? report(o, ctx, s, "process") : kExitOk;
+    return s < 0 ? report(inst, ctx, s, "process") : kExitOk;
   }
   while (in.read(std::cin, o.batch, &next_id)) {
     sluice_status s = inst.process(&ctx, in.batch());
-    if (s < 0) return report(o, ctx, s, "process");
+    if (s < 0) return report(inst, ctx, s, "process");
   }
   return kExitOk;
 }
@@ -249,7 +282,7 @@ int run(const Options& o) {
   else rc = run_with_input(o, kind, *inst, ctx);
   if (rc == kExitOk) {
     sluice_status s = inst->finish(&ctx);
-    if (s < 0) rc = report(o, ctx, s, "finish");
+    if (s < 0) rc = report(*inst, ctx, s, "finish");
   }
   if (kind == SLUICE_KIND_SINK && (out.failures || out.retries))
     std::cerr << "sluice: " << out.failures << " failed, " << out.retries << " to retry\n";

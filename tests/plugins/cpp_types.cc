@@ -3,8 +3,9 @@
 //                         "int" throws a non-std exception, "fatal" throws FatalError,
 //                         "fail" fails that one message; config {"reject": true}
 //                         throws ConfigError from the constructor.
-//   cpp-ack-source:       emits "m0".."m<count-1>" then END; after an ack it emits
-//                         "acked:<id>" for each acknowledged message id.
+//   cpp-ack-source:       emits "m0".."m2" then END; logs "acked <id>" (as a warning)
+//                         for each acknowledged message and, on its next process
+//                         call, emits "acked:<id>" for each.
 //   cpp-misbehave (map):  emits to an input index out of range (the host refuses).
 //   cpp-finish (map):     buffers values and emits them joined by "+" in finish().
 #include <sluice/plugin.hpp>
@@ -44,8 +45,11 @@ class AckSource {
     while (next_ < 3 && batch.max_messages() > 0) ctx.emit("m" + std::to_string(next_++));
     return next_ >= 3 ? SLUICE_END : SLUICE_OK;
   }
-  void ack(sluice::Context&, const sluice::Batch& batch) {
-    for (size_t i = 0; i < batch.size(); ++i) acked_.emplace_back(batch[i].id());
+  void ack(sluice::Context& ctx, const sluice::Batch& batch) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      acked_.emplace_back(batch[i].id());
+      ctx.log(SLUICE_LOG_WARN, "acked " + std::string(batch[i].id()));
+    }
   }
 
  private:

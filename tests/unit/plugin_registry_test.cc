@@ -103,3 +103,21 @@ TEST(PluginSearchPath, SplitSkipsEmptyEntries) {
 
 }  // namespace
 }  // namespace sluice::host
+
+namespace sluice::host {
+namespace {
+
+// Plugins compiled without -fvisibility=hidden must still each keep their own types
+// (and unload): plugin.hpp keeps no per-plugin state in inline-function statics.
+TEST(PluginRegistry, PluginsBuiltWithDefaultVisibilityKeepTheirOwnTypes) {
+  PluginRegistry reg;
+  reg.load_folder(SLUICE_DEFAULT_VIS_DIR);
+  for (const auto& e : reg.errors()) ADD_FAILURE() << e.message;
+  ASSERT_TRUE(reg.find("vis-a"));
+  ASSERT_TRUE(reg.find("vis-b"));
+  EXPECT_EQ(reg.find("vis-a").library->file().filename(), "libdefault-vis-a.so");
+  EXPECT_EQ(reg.find("vis-b").library->file().filename(), "libdefault-vis-b.so");
+}
+
+}  // namespace
+}  // namespace sluice::host

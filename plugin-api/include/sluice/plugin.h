@@ -325,7 +325,8 @@ typedef struct sluice_type {
   /* Source only: every message in batch->messages has finished (all its descendants
    * were sunk, dropped or failed), so the source may commit them. Each message is
    * acknowledged exactly once; order is not guaranteed. Called between process calls
-   * of the same instance (never concurrently with them unless THREAD_SAFE). */
+   * of the same instance (never concurrently with them unless THREAD_SAFE), also after
+   * process returned SLUICE_END, for messages still in flight then. No outputs. */
   sluice_status (*ack)(void *instance, sluice_ctx *ctx, const sluice_batch *batch);
 
   /* End of input: called once before destroy when the stage drains (job end, shutdown).

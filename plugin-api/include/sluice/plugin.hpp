@@ -71,12 +71,12 @@ class FatalError : public std::runtime_error {
 };
 
 namespace detail {
-// The host's service table, received by the entry symbol. One per plugin library (the
-// header is compiled into each plugin, which hides its symbols).
-inline const sluice_host*& host_table() {
-  static const sluice_host* host = nullptr;
-  return host;
-}
+// The host's service table, received by the entry symbol. The slot is defined by
+// SLUICE_PLUGIN in the plugin's own code, never as a static in an inline function: a
+// plugin compiled without hidden visibility would export such a static as a
+// process-wide STB_GNU_UNIQUE symbol and share it with every other such plugin.
+const sluice_host*& host_slot();
+inline const sluice_host* host_table() { return host_slot(); }
 inline std::string_view view(sluice_str s) { return {s.data ? s.data : "", s.size}; }
 inline sluice_str str(std::string_view s) { return {s.data(), s.size()}; }
 }  // namespace detail
@@ -425,15 +425,18 @@ class Library {
 };
 
 namespace detail {
-// The body of the entry symbol: builds the library once per load.
-inline const sluice_library* entry(const sluice_host* host, const char* name,
+// The body of the entry symbol: describes the library's types on the first call.
+// `library` and `described` live in the plugin's own entry function (see SLUICE_PLUGIN).
+inline const sluice_library* entry(const sluice_host* host, Library& library, bool& described,
                                    void (*describe)(Library&)) noexcept {
   if (host == nullptr || host->struct_size < sizeof(uint32_t) * 3) return nullptr;
-  host_table() = host;
+  host_slot() = host;
+  const char* name = library.descriptor()->name;
   try {
-    static Library library(name);
-    static bool described = (describe(library), true);
-    (void)described;
+    if (!described) {
+      describe(library);
+      described = true;
+    }
     return library.descriptor();
   } catch (const std::exception& e) {
     log(SLUICE_LOG_ERROR, std::string(name) + ": describing the plugin's types failed: " +
@@ -447,13 +450,21 @@ inline const sluice_library* entry(const sluice_host* host, const char* name,
 
 }  // namespace sluice
 
-// Defines the plugin's entry symbol. Use once per library, followed by a block that adds
-// its types to `lib_var` (a sluice::Library&).
+// Defines the plugin's entry symbol (and its per-library state). Use exactly once per
+// library, followed by a block that adds its types to `lib_var` (a sluice::Library&):
+//
+//   SLUICE_PLUGIN("my-plugins", lib) { lib.add<MyMap>({"my-map", SLUICE_KIND_MAP}); }
 #define SLUICE_PLUGIN(library_name, lib_var)                                        \
+  const sluice_host*& ::sluice::detail::host_slot() {                                \
+    static const sluice_host* host = nullptr;                                        \
+    return host;                                                                     \
+  }                                                                                  \
   static void sluice_describe_types_(::sluice::Library& lib_var);                    \
   extern "C" SLUICE_EXPORT const sluice_library* SLUICE_PLUGIN_ENTRY(                \
       const sluice_host* host) {                                                     \
-    return ::sluice::detail::entry(host, library_name, &sluice_describe_types_);     \
+    static ::sluice::Library library(library_name);                                  \
+    static bool described = false;                                                   \
+    return ::sluice::detail::entry(host, library, described, &sluice_describe_types_); \
   }                                                                                  \
   static void sluice_describe_types_(::sluice::Library& lib_var)
 
