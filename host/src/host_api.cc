@@ -12,6 +12,9 @@
 namespace sluice::host {
 namespace {
 
+// Where ctx-less log lines of a library being loaded on this thread go.
+thread_local LoadLogCapture* t_load_capture = nullptr;
+
 sluice_status refuse(sluice_ctx* ctx, const std::string& why) {
   log(LogLevel::kError, ctx ? ctx->stage : std::string_view("plugin"), why);
   return SLUICE_ERROR;
@@ -81,8 +84,12 @@ void cb_set_error(sluice_ctx* ctx, const char* message, size_t message_size) {
 }
 
 void cb_log(sluice_ctx* ctx, sluice_log_level level, const char* message, size_t message_size) {
-  log(from_abi(level), ctx ? ctx->stage : std::string_view("plugin"),
-      std::string_view(message ? message : "", message ? message_size : 0));
+  std::string_view text(message ? message : "", message ? message_size : 0);
+  if (ctx == nullptr && t_load_capture != nullptr) {
+    t_load_capture->add(level, std::string(text));
+    return;
+  }
+  log(from_abi(level), ctx ? ctx->stage : std::string_view("plugin"), text);
 }
 
 const sluice_host kHostApi = {
@@ -100,5 +107,8 @@ const sluice_host kHostApi = {
 }  // namespace
 
 const sluice_host* host_api() { return &kHostApi; }
+
+LoadLogCapture::LoadLogCapture() : previous_(t_load_capture) { t_load_capture = this; }
+LoadLogCapture::~LoadLogCapture() { t_load_capture = previous_; }
 
 }  // namespace sluice::host

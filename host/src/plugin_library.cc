@@ -8,6 +8,7 @@
 
 #include "abi_read.h"
 #include "sluice/host/call_context.h"
+#include "sluice/host/log.h"
 #include "sluice/host/version.h"
 
 namespace sluice::host {
@@ -141,6 +142,7 @@ std::shared_ptr<PluginLibrary> PluginLibrary::load(const fs::path& file, std::st
 
   auto entry = lib->handle_.get<const sluice_library*(const sluice_host*)>(SLUICE_PLUGIN_ENTRY_NAME);
   const sluice_library* raw = nullptr;
+  LoadLogCapture entry_log;  // what the plugin logs while its entry runs
   try {
     raw = entry(host_api());
   } catch (const std::exception& e) {
@@ -149,9 +151,13 @@ std::shared_ptr<PluginLibrary> PluginLibrary::load(const fs::path& file, std::st
     return fail(SLUICE_PLUGIN_ENTRY_NAME " threw an exception");
   }
   if (raw == nullptr) {
+    // The plugin's own last word, if it logged one, is the most useful reason.
+    std::string said;
+    if (!entry_log.lines().empty()) said = ": it said: " + entry_log.lines().back().message;
     return fail(SLUICE_PLUGIN_ENTRY_NAME " returned NULL: the plugin refused to run with "
-                "this host (plugin ABI " + kHostAbi + "); see its log line above, if any");
+                "this host (plugin ABI " + kHostAbi + ")" + said);
   }
+  for (const auto& line : entry_log.lines()) log(from_abi(line.level), file.string(), line.message);
   if (raw->struct_size == 0) {
     return fail("malformed descriptor: struct_size is 0 (set it to sizeof(sluice_library))");
   }

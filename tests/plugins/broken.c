@@ -62,6 +62,10 @@ int vanishing_function(void); /* defined in libvanishing.so, absent at run time 
 SLUICE_EXPORT const sluice_library *SLUICE_PLUGIN_ENTRY(const sluice_host *host) {
   (void)host; (void)kNoKinds; (void)kType;
 #if defined(BROKEN_NULL_DESCRIPTOR)
+  {
+    static const char why[] = "this plugin needs plugin ABI 1.9 or newer";
+    host->log(NULL, SLUICE_LOG_ERROR, why, sizeof why - 1);
+  }
   return NULL;
 #elif defined(BROKEN_ZERO_STRUCT_SIZE)
   kLibrary.struct_size = 0;

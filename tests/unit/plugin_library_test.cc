@@ -67,7 +67,7 @@ TEST(PluginLibrary, NullDescriptor) {
   EXPECT_EQ(load_error("broken-null-descriptor"),
             fixture("broken-null-descriptor") +
                 ": sluice_plugin_v1 returned NULL: the plugin refused to run with this host "
-                "(plugin ABI 1.0); see its log line above, if any");
+                "(plugin ABI 1.0): it said: this plugin needs plugin ABI 1.9 or newer");
 }
 
 TEST(PluginLibrary, ZeroStructSize) {

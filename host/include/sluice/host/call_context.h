@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sluice::host {
 
@@ -30,6 +31,31 @@ class CallSink {
 
 // The service table every loaded plugin receives (static; lives for the process).
 const sluice_host* host_api();
+
+// While alive, log lines a plugin writes without a ctx on this thread (from its entry
+// function, while being loaded) are held here instead of printed, so that the loader
+// can put a refusing plugin's reason into its one-line error, or replay them with the
+// library's path when it loads.
+class LoadLogCapture {
+ public:
+  LoadLogCapture();
+  ~LoadLogCapture();
+  LoadLogCapture(const LoadLogCapture&) = delete;
+  LoadLogCapture& operator=(const LoadLogCapture&) = delete;
+
+  struct Line {
+    sluice_log_level level;
+    std::string message;
+  };
+  const std::vector<Line>& lines() const { return lines_; }
+  void add(sluice_log_level level, std::string message) {
+    lines_.push_back({level, std::move(message)});
+  }
+
+ private:
+  std::vector<Line> lines_;
+  LoadLogCapture* previous_;
+};
 
 }  // namespace sluice::host
 
