@@ -42,8 +42,16 @@ class PrintingSink : public CallSink {
   explicit PrintingSink(bool json) : json_(json) {}
   void on_emit(size_t input, const sluice_output& out) override {
     ++emitted;
+    ids.emplace_back(view(out.id));
     std::string_view value(reinterpret_cast<const char*>(out.value.data), out.value.size);
     if (!json_) {
+      // A dropped output goes nowhere in a flow, so it is not printed as data.
+      for (size_t i = 0; i < out.tag_count; ++i) {
+        if (view(out.tags[i]) == SLUICE_TAG_DROP) {
+          ++dropped;
+          return;
+        }
+      }
       std::cout << value << '\n';
       return;
     }
@@ -83,7 +91,8 @@ class PrintingSink : public CallSink {
                 << (outcome == SLUICE_OUTCOME_RETRY ? "retry" : "failed")
                 << (reason.empty() ? "" : ": ") << reason << '\n';
   }
-  size_t emitted = 0, responses = 0, retries = 0, failures = 0;
+  size_t emitted = 0, dropped = 0, responses = 0, retries = 0, failures = 0;
+  std::vector<std::string> ids;  // source: the id each emitted message was given
 
  private:
   static std::string_view view(sluice_str s) { return {s.data ? s.data : "", s.size}; }
@@ -136,13 +145,16 @@ int report(const PluginInstance& inst, sluice_ctx& ctx, sluice_status s, const c
   return s == SLUICE_ERROR_CONFIG ? kExitUsage : kExitFailed;
 }
 
-// Acknowledges source messages [first, end) by their ids ("0", "1", ... in emit order).
-sluice_status ack_range(PluginInstance& inst, sluice_ctx& ctx, size_t first, size_t end) {
+// Acknowledges source messages [first, end) of the run by the ids the source gave them
+// (their position in emit order, "0", "1", ..., when it gave none).
+sluice_status ack_range(PluginInstance& inst, sluice_ctx& ctx, const PrintingSink& out,
+                        size_t first, size_t end) {
   std::vector<std::string> ids;
   std::vector<sluice_message> messages(end - first);
   std::vector<const sluice_message*> pointers;
   ids.reserve(end - first);
-  for (size_t n = first; n < end; ++n) ids.push_back(std::to_string(n));
+  for (size_t n = first; n < end; ++n)
+    ids.push_back(out.ids[n].empty() ? std::to_string(n) : out.ids[n]);
   for (size_t i = 0; i < messages.size(); ++i) {
     messages[i] = sluice_message{};
     messages[i].struct_size = sizeof(sluice_message);
@@ -179,7 +191,7 @@ int run_source(const Options& o, PluginInstance& inst, sluice_ctx& ctx, Printing
     // Printed means finished: an ackable source is acked for what it just emitted,
     // also after END (a flow acks messages still in flight after their source ended).
     if (inst.has_ack() && out.emitted > before) {
-      sluice_status a = ack_range(inst, ctx, before, out.emitted);
+      sluice_status a = ack_range(inst, ctx, out, before, out.emitted);
       if (a < 0) return report(inst, ctx, a, "ack");
     }
     if (s == SLUICE_END) break;
@@ -272,7 +284,8 @@ int run(const Options& o) {
   std::string error;
   auto inst = PluginInstance::create(type, spec, &ctx, &status, &error);
   if (!inst) {
-    std::cerr << "sluice: error: " << error << '\n';
+    std::cerr << "sluice: error: " << o.type << " (" << type.library->file().string()
+              << "): create failed (" << status_name(status) << "): " << ctx.error << '\n';
     return status == SLUICE_ERROR_CONFIG ? kExitUsage : kExitFailed;
   }
 
@@ -284,8 +297,13 @@ int run(const Options& o) {
     sluice_status s = inst->finish(&ctx);
     if (s < 0) rc = report(*inst, ctx, s, "finish");
   }
-  if (kind == SLUICE_KIND_SINK && (out.failures || out.retries))
+  if (out.dropped)
+    std::cerr << "sluice: " << out.dropped << " outputs dropped (tagged " SLUICE_TAG_DROP ")\n";
+  // Messages that failed or await a retry were not delivered: not a success.
+  if (out.failures || out.retries) {
     std::cerr << "sluice: " << out.failures << " failed, " << out.retries << " to retry\n";
+    if (rc == kExitOk) rc = kExitFailed;
+  }
   return rc;
 }
 

@@ -20,17 +20,24 @@ sluice_status refuse(sluice_ctx* ctx, const std::string& why) {
   return SLUICE_ERROR;
 }
 
-bool input_index_ok(const sluice_ctx* ctx, size_t i) {
-  if (i == SLUICE_NO_INPUT)
-    return ctx->kind == SLUICE_KIND_SOURCE || ctx->kind == SLUICE_KIND_SIDE_INPUT ||
-           ctx->finishing;
+// Whether an emitted output may name no parent message (see sluice_host.emit).
+bool may_emit_without_input(const sluice_ctx* ctx) {
+  return ctx->kind == SLUICE_KIND_SOURCE || ctx->kind == SLUICE_KIND_SIDE_INPUT ||
+         ctx->kind == SLUICE_KIND_REDUCE || ctx->finishing;
+}
+
+bool input_index_ok(const sluice_ctx* ctx, size_t i, bool allow_no_input) {
+  if (i == SLUICE_NO_INPUT) return allow_no_input;
   return i < ctx->input_count;
 }
 
 std::string bad_index(const sluice_ctx* ctx, const char* fn, size_t i) {
   if (i == SLUICE_NO_INPUT)
-    return std::string(fn) +
-           ": SLUICE_NO_INPUT is only for sources, side-input retrievers and finish()";
+    return std::string(fn) + (std::string_view(fn) == "emit"
+                                  ? ": SLUICE_NO_INPUT is only for sources, side-input "
+                                    "retrievers, reduces and finish()"
+                                  : ": needs the index of a message in the batch, not "
+                                    "SLUICE_NO_INPUT");
   return std::string(fn) + ": input index " + std::to_string(i) + " is out of range (batch of " +
          std::to_string(ctx->input_count) + ")";
 }
@@ -38,12 +45,15 @@ std::string bad_index(const sluice_ctx* ctx, const char* fn, size_t i) {
 sluice_status cb_emit(sluice_ctx* ctx, size_t input_index, const sluice_output* out) {
   if (ctx == nullptr) return refuse(ctx, "emit: ctx is NULL");
   if (ctx->kind == SLUICE_KIND_SINK) return refuse(ctx, "emit: a sink cannot emit; use respond");
-  if (!input_index_ok(ctx, input_index)) return refuse(ctx, bad_index(ctx, "emit", input_index));
+  if (!input_index_ok(ctx, input_index, may_emit_without_input(ctx)))
+    return refuse(ctx, bad_index(ctx, "emit", input_index));
   sluice_output copy;
   // struct_size must at least cover the value; later fields default to "inherit".
   if (!read_sized(out, &copy, SLUICE_SIZE_THROUGH(sluice_output, value)))
     return refuse(ctx, "emit: output is NULL or its struct_size is too small");
   if (ctx->sink == nullptr) return refuse(ctx, "emit: not allowed in this call");
+  // Zero is the default of every output field, event time included: inherit.
+  if (copy.event_time == 0) copy.event_time = SLUICE_TIME_UNSET;
   ctx->sink->on_emit(input_index, copy);
   return SLUICE_OK;
 }
@@ -51,7 +61,7 @@ sluice_status cb_emit(sluice_ctx* ctx, size_t input_index, const sluice_output* 
 sluice_status cb_respond(sluice_ctx* ctx, size_t input_index, sluice_bytes value) {
   if (ctx == nullptr) return refuse(ctx, "respond: ctx is NULL");
   if (ctx->kind != SLUICE_KIND_SINK) return refuse(ctx, "respond: only sinks respond");
-  if (!input_index_ok(ctx, input_index))
+  if (!input_index_ok(ctx, input_index, false))
     return refuse(ctx, bad_index(ctx, "respond", input_index));
   if (value.data == nullptr && value.size != 0)
     return refuse(ctx, "respond: value.data is NULL with a non-zero size");
@@ -70,7 +80,7 @@ sluice_status cb_set_outcome(sluice_ctx* ctx, size_t input_index, sluice_outcome
     return refuse(ctx, "set_outcome: unknown outcome " + std::to_string(int(outcome)));
   if (ctx->kind == SLUICE_KIND_MAP && outcome == SLUICE_OUTCOME_RETRY)
     return refuse(ctx, "set_outcome: a map fails a message (FAILED); RETRY is for sinks");
-  if (!input_index_ok(ctx, input_index))
+  if (!input_index_ok(ctx, input_index, false))
     return refuse(ctx, bad_index(ctx, "set_outcome", input_index));
   if (ctx->sink == nullptr) return refuse(ctx, "set_outcome: not allowed in this call");
   ctx->sink->on_outcome(input_index, outcome,

@@ -19,6 +19,29 @@ void PluginInstance::ensure_error(sluice_status s, sluice_ctx* ctx, const char* 
     ctx->error = std::string(call) + " returned " + status_name(s) + " without a message";
 }
 
+// What process/ack/finish may return: OK, IDLE and END (sources), ERROR and FATAL.
+// Anything else (SLUICE_ERROR_CONFIG belongs to create, or a number the ABI does not
+// define) is an error, said so, so the stage's error policy applies.
+sluice_status PluginInstance::checked(sluice_status s, sluice_ctx* ctx, const char* call,
+                                      bool source_states) const {
+  switch (s) {
+    case SLUICE_OK:
+    case SLUICE_ERROR:
+    case SLUICE_ERROR_FATAL:
+      return s;
+    case SLUICE_IDLE:
+    case SLUICE_END:
+      if (source_states) return s;
+      break;
+    case SLUICE_ERROR_CONFIG:
+      break;
+  }
+  std::string was = ctx->error;
+  ctx->error = std::string(call) + " returned status " + std::to_string(static_cast<int>(s)) +
+               ", which " + call + " may not return" + (was.empty() ? "" : ": " + was);
+  return SLUICE_ERROR;
+}
+
 std::unique_ptr<PluginInstance> PluginInstance::create(const PluginTypeRef& type,
                                                        const InstanceSpec& spec,
                                                        sluice_ctx* ctx, sluice_status* status,
@@ -52,7 +75,8 @@ PluginInstance::~PluginInstance() { type_.type->destroy(instance_); }
 
 sluice_status PluginInstance::process(sluice_ctx* ctx, const sluice_batch& batch) {
   ctx->begin_call(batch.count);
-  sluice_status s = type_.type->process(instance_, ctx, &batch);
+  sluice_status s = checked(type_.type->process(instance_, ctx, &batch), ctx, "process",
+                            ctx->kind == SLUICE_KIND_SOURCE);
   ensure_error(s, ctx, "process");
   return s;
 }
@@ -64,7 +88,7 @@ sluice_status PluginInstance::ack(sluice_ctx* ctx, const sluice_batch& batch) {
   sluice::host::CallSink* sink = ctx->sink;
   ctx->sink = nullptr;
   ctx->begin_call(0);
-  sluice_status s = type_.type->ack(instance_, ctx, &batch);
+  sluice_status s = checked(type_.type->ack(instance_, ctx, &batch), ctx, "ack", false);
   ctx->sink = sink;
   ensure_error(s, ctx, "ack");
   return s;
@@ -73,7 +97,7 @@ sluice_status PluginInstance::ack(sluice_ctx* ctx, const sluice_batch& batch) {
 sluice_status PluginInstance::finish(sluice_ctx* ctx) {
   if (type_.type->finish == nullptr) return SLUICE_OK;
   ctx->begin_call(0, /*finish_call=*/true);
-  sluice_status s = type_.type->finish(instance_, ctx);
+  sluice_status s = checked(type_.type->finish(instance_, ctx), ctx, "finish", false);
   ensure_error(s, ctx, "finish");
   return s;
 }

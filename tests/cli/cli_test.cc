@@ -531,7 +531,7 @@ void expect_config_error(const std::string& config, const std::string& message) 
   RunResult r = sluice({"try", "generator", "--config", config});
   EXPECT_EQ(r.exit_code, 2) << r;
   EXPECT_EQ(r.out, "");
-  EXPECT_EQ(r.err, "sluice: error: generator: generator (" + builtin_lib() + "): " + message + "\n");
+  EXPECT_EQ(r.err, "sluice: error: generator (" + builtin_lib() + "): create failed (config error): " + message + "\n");
 }
 
 TEST(TryGenerator, UnknownConfigKeyIsAUsageError) {
@@ -583,8 +583,8 @@ TEST(TryBuiltins, CatRejectsAnyConfig) {
   RunResult r = sluice_with_input({"try", "cat", "--config", R"({"x":1})"}, "a\n");
   EXPECT_EQ(r.exit_code, 2) << r;
   EXPECT_EQ(r.out, "");
-  EXPECT_EQ(r.err, "sluice: error: cat: cat (" + builtin_lib() +
-                       "): config.x: unknown key (this type takes no config)\n");
+  EXPECT_EQ(r.err, "sluice: error: cat (" + builtin_lib() +
+                       "): create failed (config error): config.x: unknown key (this type takes no config)\n");
 }
 
 TEST(TryBuiltins, BlackholePrintsNothingAndLogsTheCount) {
@@ -652,8 +652,8 @@ TEST(TryFixtures, CUpperRejectsConfig) {
   // A C plugin's SLUICE_ERROR_CONFIG from create is a usage error too.
   RunResult r = try_fixture("c-upper", {"--config", R"({"x":1})"}, "a\n");
   EXPECT_EQ(r.exit_code, 2) << r;
-  EXPECT_EQ(r.err, "sluice: error: c-upper: c-upper (" + fixture("c-example") +
-                       "): c-upper takes no config\n");
+  EXPECT_EQ(r.err, "sluice: error: c-upper (" + fixture("c-example") +
+                       "): create failed (config error): c-upper takes no config\n");
 }
 
 TEST(TryFixtures, CCounterSinkPrintsItsResponses) {
@@ -685,19 +685,28 @@ TEST(TryFixtures, FatalErrorFailsTheRun) {
 }
 
 TEST(TryFixtures, MapFailingOneMessageKeepsTheOthers) {
-  // A per-message failure is reported, the rest of the batch goes through, exit 0.
+  // A per-message failure is reported and the rest of the batch goes through; a message
+  // was not delivered, so the run is not a success (exit 1).
   RunResult r = try_fixture("cpp-throw", {}, "a\nfail\nb\n");
-  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.exit_code, 1) << r;
   EXPECT_EQ(r.out, "a\nb\n");
-  EXPECT_EQ(r.err, "sluice: message 1: failed: refused this one\n");
+  EXPECT_EQ(r.err, "sluice: message 1: failed: refused this one\nsluice: 1 failed, 0 to retry\n");
+}
+
+TEST(TryFixtures, ConfigErrorAfterCreateIsAPlainStageFailure) {
+  // SLUICE_ERROR_CONFIG is create's status: thrown later, it fails the stage (exit 1).
+  RunResult r = try_fixture("cpp-throw", {}, "config\n");
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_EQ(r.err, "sluice: error: cpp-throw (" + fixture("cpp-example") +
+                       "): process failed (error): a ConfigError after create\n");
 }
 
 TEST(TryFixtures, ConfigErrorFromConstructorIsAUsageError) {
   RunResult r = try_fixture("cpp-throw", {"--config", R"({"reject":true})"}, "x\n");
   EXPECT_EQ(r.exit_code, 2) << r;
   EXPECT_EQ(r.out, "");
-  EXPECT_EQ(r.err, "sluice: error: cpp-throw: cpp-throw (" + fixture("cpp-example") +
-                       "): config.reject: this stage was told to reject its config\n");
+  EXPECT_EQ(r.err, "sluice: error: cpp-throw (" + fixture("cpp-example") +
+                       "): create failed (config error): config.reject: this stage was told to reject its config\n");
 }
 
 TEST(TryFixtures, RefusedEmitFailsTheRun) {
@@ -725,14 +734,14 @@ TEST(TryFixtures, AckSourcePrintsItsMessages) {
 
 TEST(TryFixtures, AckSourceIsAckedForEveryPrintedMessageEvenAfterEnd) {
   // cpp-ack-source ends in its first call; `try` still acks the three messages it
-  // printed (ids 0, 1, 2 in emit order), and the source logs each ack as a warning.
+  // printed, by the ids the source gave them, and the source logs each ack.
   RunResult r = sluice({"--log-level", "warn", "try", "cpp-ack-source", "--plugin-dir",
                         kFixtureDir});
   EXPECT_EQ(r.exit_code, 0) << r;
   EXPECT_EQ(r.out, "m0\nm1\nm2\n");
-  EXPECT_NE(r.err.find("sluice: warning: cpp-ack-source: acked 0\n"
-                       "sluice: warning: cpp-ack-source: acked 1\n"
-                       "sluice: warning: cpp-ack-source: acked 2\n"),
+  EXPECT_NE(r.err.find("sluice: warning: cpp-ack-source: acked offset-0\n"
+                       "sluice: warning: cpp-ack-source: acked offset-1\n"
+                       "sluice: warning: cpp-ack-source: acked offset-2\n"),
             std::string::npos)
       << r;
 }

@@ -3,11 +3,13 @@
 //                         "int" throws a non-std exception, "fatal" throws FatalError,
 //                         "fail" fails that one message; config {"reject": true}
 //                         throws ConfigError from the constructor.
-//   cpp-ack-source:       emits "m0".."m2" then END; logs "acked <id>" (as a warning)
+//   cpp-ack-source:       emits "m0".."m2" (ids "offset-0".."offset-2") then END; logs
+//                         "acked <id>" (as a warning)
 //                         for each acknowledged message and, on its next process
 //                         call, emits "acked:<id>" for each.
 //   cpp-misbehave (map):  emits to an input index out of range (the host refuses).
 //   cpp-finish (map):     buffers values and emits them joined by "+" in finish().
+//   cpp-status (map):     returns the status its first message names (e.g. "7").
 #include <sluice/plugin.hpp>
 
 #include <string>
@@ -27,6 +29,7 @@ class Throwing {
       if (v == "boom") throw std::runtime_error("boom at message " + std::string(batch[i].id()));
       if (v == "int") throw 7;
       if (v == "fatal") throw sluice::FatalError("cannot go on");
+      if (v == "config") throw sluice::ConfigError("a ConfigError after create");
       if (v == "fail") {
         ctx.fail(i, "refused this one");
         continue;
@@ -42,7 +45,10 @@ class AckSource {
   sluice_status process(sluice::Context& ctx, const sluice::Batch& batch) {
     for (const std::string& id : acked_) ctx.emit("acked:" + id);
     acked_.clear();
-    while (next_ < 3 && batch.max_messages() > 0) ctx.emit("m" + std::to_string(next_++));
+    for (; next_ < 3 && batch.max_messages() > 0; ++next_) {
+      const std::string n = std::to_string(next_);
+      ctx.emit(sluice::Output("m" + n).id("offset-" + n));
+    }
     return next_ >= 3 ? SLUICE_END : SLUICE_OK;
   }
   void ack(sluice::Context& ctx, const sluice::Batch& batch) {
@@ -84,6 +90,15 @@ class Finisher {
   std::string joined_;
 };
 
+// Returns the status named by its first message's value ("7", "-2", ...).
+class StatusEcho {
+ public:
+  explicit StatusEcho(const sluice::CreateArgs&) {}
+  sluice_status process(sluice::Context&, const sluice::Batch& batch) {
+    return static_cast<sluice_status>(std::stoi(std::string(batch[0].value())));
+  }
+};
+
 }  // namespace
 
 SLUICE_PLUGIN("cpp-example", lib) {
@@ -91,4 +106,5 @@ SLUICE_PLUGIN("cpp-example", lib) {
   lib.add<AckSource>({"cpp-ack-source", SLUICE_KIND_SOURCE, "1.0.0", "acknowledging source"});
   lib.add<Misbehave>({"cpp-misbehave", SLUICE_KIND_MAP, "1.0.0", "emits out of range"});
   lib.add<Finisher>({"cpp-finish", SLUICE_KIND_MAP, "1.0.0", "emits in finish"});
+  lib.add<StatusEcho>({"cpp-status", SLUICE_KIND_MAP, "1.0.0", "returns a chosen status"});
 }

@@ -166,6 +166,20 @@ TEST_F(PluginInstanceTest, TypesWithoutAckOrFinishAreSkipped) {
   EXPECT_EQ(inst->finish(ctx_.get()), SLUICE_OK);
 }
 
+TEST_F(PluginInstanceTest, StatusesAMapMayNotReturnBecomeErrors) {
+  auto inst = make("cpp-status", SLUICE_KIND_MAP);
+  ASSERT_NE(inst, nullptr) << error_;
+  struct Case { const char* value; sluice_status want; const char* error; };
+  for (const Case& c : {Case{"0", SLUICE_OK, ""}, Case{"-3", SLUICE_ERROR_FATAL, "process returned fatal error without a message"},
+                        Case{"7", SLUICE_ERROR, "process returned status 7, which process may not return"},
+                        Case{"2", SLUICE_ERROR, "process returned status 2, which process may not return"},
+                        Case{"-2", SLUICE_ERROR, "process returned status -2, which process may not return"}}) {
+    TestBatch batch({c.value});
+    EXPECT_EQ(inst->process(ctx_.get(), batch.get()), c.want) << c.value;
+    EXPECT_EQ(ctx_->error, c.error) << c.value;
+  }
+}
+
 // dlopen(RTLD_NOLOAD) answers "is this file loaded?" without loading it.
 bool is_loaded(const fs::path& file) {
   void* h = ::dlopen(file.c_str(), RTLD_NOW | RTLD_NOLOAD);

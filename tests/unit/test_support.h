@@ -27,6 +27,7 @@ class RecordingSink : public host::CallSink {
     for (size_t i = 0; i < out.key_count; ++i) e.keys.emplace_back(out.keys[i].data, out.keys[i].size);
     for (size_t i = 0; i < out.tag_count; ++i) e.tags.emplace_back(out.tags[i].data, out.tags[i].size);
     emitted.push_back(std::move(e));
+    event_times.push_back(out.event_time);
   }
   void on_respond(size_t input, sluice_bytes value) override {
     responses.emplace_back(input, std::string(reinterpret_cast<const char*>(value.data), value.size));
@@ -46,6 +47,7 @@ class RecordingSink : public host::CallSink {
     std::string reason;
   };
   std::vector<Emitted> emitted;
+  std::vector<int64_t> event_times;  // as the host passed them (inherit: TIME_UNSET)
   std::vector<std::pair<size_t, std::string>> responses;
   std::vector<Outcome> outcomes;
 };

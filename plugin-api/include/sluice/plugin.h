@@ -99,8 +99,10 @@ typedef struct sluice_header {
   sluice_str value;
 } sluice_header;
 
-/* Times are milliseconds since the Unix epoch (UTC). SLUICE_TIME_UNSET means "no time":
- * on an input, the source did not set one; on an output, "inherit from the input". */
+/* Times are milliseconds since the Unix epoch (UTC). SLUICE_TIME_UNSET means "no time"
+ * on an input (the source did not set one). On an output, 0 and SLUICE_TIME_UNSET both
+ * mean "inherit from the input", so a zero-initialised output inherits (the epoch
+ * instant itself is not representable on outputs; use 1). */
 #define SLUICE_TIME_UNSET INT64_MIN
 
 /* The reserved tag that drops a message: an output carrying it goes to no edge and
@@ -207,11 +209,17 @@ typedef struct sluice_batch {
  * ---------------------------------------------------------------------------------- */
 
 /* One output message. Zero-initialise it, set struct_size = sizeof(sluice_output) and
- * fill in what you need. Unset fields inherit from the input message named in emit():
- *   keys == NULL             -> the input's keys (non-NULL with key_count 0: no keys)
- *   event_time == TIME_UNSET -> the input's event time (for a source: the read time)
- *   headers                  -> added to the input's headers, replacing equal keys
- *   tags                     -> route the output (edge conditions); SLUICE_TAG_DROP drops
+ * fill in what you need: every field's zero value is its default, which is also what a
+ * newer host reads for fields beyond an older plugin's struct_size. Defaults inherit
+ * from the input message named in emit():
+ *   keys == NULL        -> the input's keys (non-NULL with key_count 0: no keys)
+ *   event_time == 0     -> the input's event time (for a source: the read time);
+ *                          SLUICE_TIME_UNSET means the same
+ *   headers             -> added to the input's headers, replacing equal keys
+ *   tags                -> route the output (edge conditions); SLUICE_TAG_DROP drops it
+ *   id                  -> source only: the source's own id for the message (an offset,
+ *                          a file position); ack() hands it back. Empty: the host makes
+ *                          one up, and the source cannot tell its acks apart.
  */
 typedef struct sluice_output {
   uint32_t struct_size;
@@ -223,6 +231,7 @@ typedef struct sluice_output {
   size_t header_count;
   const sluice_str *tags;
   size_t tag_count;
+  sluice_str id;
 } sluice_output;
 
 /* ------------------------------------------------------------------------------------
@@ -248,20 +257,27 @@ typedef struct sluice_host {
   uint32_t abi_minor;        /* SLUICE_ABI_VERSION_MINOR the host was built with */
   const char *host_version;  /* e.g. "0.1.0", NUL-terminated */
 
-  /* Emit one output derived from batch->messages[input_index] (SLUICE_NO_INPUT from a
-   * source, a retriever, or any kind's finish). The host copies `out` and everything it
-   * points to before returning. Allowed from source, map, reduce and side-input calls. */
+  /* Emit one output derived from batch->messages[input_index]. SLUICE_NO_INPUT is for
+   * outputs with no one parent: from a source, a retriever, a reduce (its outputs
+   * belong to the window, whichever index is named) and any kind's finish. The host
+   * copies `out` and everything it points to before returning. Allowed from source, map,
+   * reduce and side-input calls.
+   *
+   * An input a map emits nothing for is finished there (filtered out). When the call
+   * then returns an error status, the host discards everything it emitted: the error
+   * policy retries or routes the whole batch, so outputs are never duplicated. */
   sluice_status (*emit)(sluice_ctx *ctx, size_t input_index, const sluice_output *out);
 
   /* Sink only: `value` is a result for the request that message
    * batch->messages[input_index] belongs to (the "serve" outcome). May be called more
-   * than once per message; the results are kept in order. Copied before returning. */
+   * than once per message; the results are kept in order. Copied before returning.
+   * input_index must name a message of the current batch (never SLUICE_NO_INPUT). */
   sluice_status (*respond)(sluice_ctx *ctx, size_t input_index, sluice_bytes value);
 
   /* Sink: the outcome of one message (default SLUICE_OUTCOME_OK). Map: mark one message
    * failed (outcome SLUICE_OUTCOME_FAILED) while the rest of the batch succeeds; its
    * outputs are discarded and the error policy applies to it alone. `reason` may be
-   * NULL; it is copied. */
+   * NULL; it is copied. input_index must name a message of the current batch. */
   sluice_status (*set_outcome)(sluice_ctx *ctx, size_t input_index, sluice_outcome outcome,
                                const char *reason, size_t reason_size);
 
@@ -305,7 +321,10 @@ typedef struct sluice_type {
   const char *version;       /* the type's own version, e.g. "1.2.0"; may be NULL */
   const char *description;   /* one line; may be NULL */
   const char *config_schema; /* a JSON Schema (draft 2020-12 subset) of `config`, as
-                                JSON text; NULL when the type validates config itself */
+                                JSON text, or NULL. Shown by `sluice plugins --json`;
+                                the flow engine checks configs against it before create.
+                                create must still check its config (`sluice try` and
+                                other callers pass it unchecked). */
 
   /* Create an instance for one worker of one stage. On success store it in *instance
    * (any pointer, NULL allowed) and return SLUICE_OK. On failure call set_error and
@@ -314,16 +333,21 @@ typedef struct sluice_type {
   sluice_status (*create)(sluice_ctx *ctx, const sluice_create_args *args, void **instance);
 
   /* Release an instance. Called exactly once per successful create, after its last
-   * call returned, on any host thread. Must not fail or call back into the host. */
+   * call returned, on any host thread. Must not fail; may use host->log (ctx NULL) but
+   * no other callback. */
   void (*destroy)(void *instance);
 
-  /* Do the instance's work on one batch (see sluice_batch). Returns a sluice_status. */
+  /* Do the instance's work on one batch (see sluice_batch). Returns SLUICE_OK (a source
+   * also SLUICE_IDLE or SLUICE_END), SLUICE_ERROR or SLUICE_ERROR_FATAL; any other value
+   * is treated as SLUICE_ERROR. */
   sluice_status (*process)(void *instance, sluice_ctx *ctx, const sluice_batch *batch);
 
   /* --- optional from here on --------------------------------------------------- */
 
   /* Source only: every message in batch->messages has finished (all its descendants
-   * were sunk, dropped or failed), so the source may commit them. Each message is
+   * were sunk, dropped or failed), so the source may commit them. The messages carry
+   * only their id (the one the source gave in sluice_output.id); other fields are
+   * empty. Each message is
    * acknowledged exactly once; order is not guaranteed. Called between process calls
    * of the same instance (never concurrently with them unless THREAD_SAFE), also after
    * process returned SLUICE_END, for messages still in flight then. No outputs. */

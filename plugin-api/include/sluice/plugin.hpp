@@ -43,6 +43,7 @@
 
 #include <sluice/plugin.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <exception>
@@ -136,7 +137,9 @@ class Batch {
 };
 
 // An output under construction. Strings are copied into the Output, so it may be
-// built from temporaries; reuse one Output (clear()) in a loop to avoid allocations.
+// built from temporaries. Reusing one Output (clear()) keeps its string buffers; each
+// emit of it still builds small view arrays. On a hot path with only a value to send,
+// Context::emit(i, value) and Context::emit_raw allocate nothing.
 class Output {
  public:
   Output() = default;
@@ -162,8 +165,10 @@ class Output {
     return *this;
   }
   Output& event_time(int64_t ms) { event_time_ = ms; return *this; }
+  // Source only: the source's own id for this message, handed back by ack().
+  Output& id(std::string_view id) { id_.assign(id.data(), id.size()); return *this; }
   void clear() {
-    value_.clear(); keys_.clear(); tags_.clear(); headers_.clear();
+    value_.clear(); keys_.clear(); tags_.clear(); headers_.clear(); id_.clear();
     keys_set_ = false; event_time_ = SLUICE_TIME_UNSET;
   }
 
@@ -188,6 +193,7 @@ class Output {
     out.header_count = header_views.size();
     out.tags = tag_views.data();
     out.tag_count = tag_views.size();
+    out.id = detail::str(id_);
   }
 
  private:
@@ -195,6 +201,7 @@ class Output {
   std::vector<std::string> keys_;
   std::vector<std::string> tags_;
   std::vector<std::pair<std::string, std::string>> headers_;
+  std::string id_;
   bool keys_set_ = false;
   int64_t event_time_ = SLUICE_TIME_UNSET;
 };
@@ -294,8 +301,9 @@ inline void log(sluice_log_level level, std::string_view message) {
 namespace detail {
 
 // Runs f() and turns every exception into a status plus an error message for the host.
+// ConfigError means SLUICE_ERROR_CONFIG only while creating; later it is a plain error.
 template <class F>
-sluice_status guarded(sluice_ctx* ctx, F&& f) noexcept {
+sluice_status guarded(sluice_ctx* ctx, F&& f, bool creating = false) noexcept {
   auto fail = [ctx](sluice_status s, const char* what) {
     try {
       if (ctx) host_table()->set_error(ctx, what, std::char_traits<char>::length(what));
@@ -306,7 +314,7 @@ sluice_status guarded(sluice_ctx* ctx, F&& f) noexcept {
   try {
     return f();
   } catch (const ConfigError& e) {
-    return fail(SLUICE_ERROR_CONFIG, e.what());
+    return fail(creating ? SLUICE_ERROR_CONFIG : SLUICE_ERROR, e.what());
   } catch (const FatalError& e) {
     return fail(SLUICE_ERROR_FATAL, e.what());
   } catch (const std::exception& e) {
@@ -348,10 +356,13 @@ sluice_status call_status(F&& f) {
 template <class T>
 struct Adapter {
   static sluice_status create(sluice_ctx* ctx, const sluice_create_args* a, void** out) {
-    return guarded(ctx, [&] {
-      *out = new T(CreateArgs(*a));
-      return SLUICE_OK;
-    });
+    return guarded(
+        ctx,
+        [&] {
+          *out = new T(CreateArgs(*a));
+          return SLUICE_OK;
+        },
+        /*creating=*/true);
   }
   static void destroy(void* instance) {
     try {
@@ -429,7 +440,10 @@ namespace detail {
 // `library` and `described` live in the plugin's own entry function (see SLUICE_PLUGIN).
 inline const sluice_library* entry(const sluice_host* host, Library& library, bool& described,
                                    void (*describe)(Library&)) noexcept {
-  if (host == nullptr || host->struct_size < sizeof(uint32_t) * 3) return nullptr;
+  // Every callback this header uses is in ABI 1.0's table, which ends with `log`.
+  if (host == nullptr ||
+      host->struct_size < offsetof(sluice_host, log) + sizeof(host->log))
+    return nullptr;
   host_slot() = host;
   const char* name = library.descriptor()->name;
   try {

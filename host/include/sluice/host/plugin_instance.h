@@ -52,6 +52,8 @@ class PluginInstance {
   PluginInstance(PluginTypeRef type, void* instance)
       : type_(std::move(type)), instance_(instance) {}
   static void ensure_error(sluice_status s, sluice_ctx* ctx, const char* call);
+  sluice_status checked(sluice_status s, sluice_ctx* ctx, const char* call,
+                        bool source_states) const;
 
   PluginTypeRef type_;  // declared first: destroyed last, after destroy() ran
   void* instance_;
