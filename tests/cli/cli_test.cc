@@ -272,7 +272,7 @@ TEST(Plugins, FixtureFolderListsGoodTypesAndOneErrorLinePerBrokenLibrary) {
   std::vector<TableRow> rows = parse_table(r.out);
   EXPECT_EQ(type_names(rows),
             (std::vector<std::string>{"blackhole", "c-counter", "c-upper", "cat",
-                                      "cpp-ack-source", "cpp-finish", "cpp-misbehave",
+                                      "cpp-ack-source", "cpp-finish", "cpp-misbehave", "cpp-status",
                                       "cpp-throw", "generator", "old-minor", "twin"}))
       << r;
   std::map<std::string, std::string> file_of;
