@@ -6,6 +6,7 @@
 //                        (a reduce gets all lines as one window, then the close);
 //   sink:                reads stdin lines, writes them, prints each response and a
 //                        summary of outcomes on stderr.
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <iostream>
@@ -36,28 +37,78 @@ struct Options {
   bool json = false;
 };
 
-// Prints what the plugin hands back, as it arrives.
+// Collects what the plugin hands back during one call and prints it when the call is
+// over, as a flow would deliver it: nothing from a call that failed, nothing derived from
+// a message that failed, no dropped output (counted instead).
 class PrintingSink : public CallSink {
  public:
   explicit PrintingSink(bool json) : json_(json) {}
+
   void on_emit(size_t input, const sluice_output& out) override {
-    ++emitted;
-    ids.emplace_back(view(out.id));
-    std::string_view value(reinterpret_cast<const char*>(out.value.data), out.value.size);
-    if (!json_) {
-      // A dropped output goes nowhere in a flow, so it is not printed as data.
-      for (size_t i = 0; i < out.tag_count; ++i) {
-        if (view(out.tags[i]) == SLUICE_TAG_DROP) {
-          ++dropped;
-          return;
-        }
-      }
-      std::cout << value << '\n';
-      return;
+    Pending p{input, false, render(input, out), std::string(view(out.id))};
+    for (size_t i = 0; i < out.tag_count; ++i)
+      p.dropped = p.dropped || view(out.tags[i]) == SLUICE_TAG_DROP;
+    pending_.push_back(std::move(p));
+  }
+  void on_respond(size_t input, sluice_bytes value) override {
+    std::string_view v(reinterpret_cast<const char*>(value.data), value.size);
+    std::string line = json_ ? dump(nlohmann::json{{"input", input}, {"response", v}})
+                             : std::string(v);
+    pending_.push_back({input, false, std::move(line), {}});
+    ++pending_responses_;
+  }
+  void on_outcome(size_t input, sluice_outcome outcome, std::string_view reason) override {
+    if (outcome == SLUICE_OUTCOME_OK) return;
+    if (outcome == SLUICE_OUTCOME_RETRY) ++retries;
+    if (outcome == SLUICE_OUTCOME_FAILED) {
+      ++failures;
+      failed_.push_back(input);
     }
+    std::cerr << "sluice: message " << input << ": "
+              << (outcome == SLUICE_OUTCOME_RETRY ? "retry" : "failed")
+              << (reason.empty() ? "" : ": ") << reason << '\n';
+  }
+
+  // Ends a call: prints what it produced if it succeeded, else discards it.
+  void end_call(bool succeeded) {
+    if (succeeded) {
+      for (Pending& p : pending_) {
+        if (std::find(failed_.begin(), failed_.end(), p.input) != failed_.end()) continue;
+        if (p.dropped && !json_) {
+          ++dropped;
+          continue;
+        }
+        std::cout << p.line << '\n';
+        ++emitted;
+        ids.push_back(std::move(p.id));
+      }
+      responses += pending_responses_;
+    }
+    pending_.clear();
+    failed_.clear();
+    pending_responses_ = 0;
+  }
+
+  size_t emitted = 0, dropped = 0, responses = 0, retries = 0, failures = 0;
+  std::vector<std::string> ids;  // the id each printed output was given (sources)
+
+ private:
+  struct Pending {
+    size_t input;
+    bool dropped;
+    std::string line;
+    std::string id;
+  };
+  static std::string_view view(sluice_str s) { return {s.data ? s.data : "", s.size}; }
+  static std::string dump(const nlohmann::json& j) {
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  std::string render(size_t input, const sluice_output& out) const {
+    std::string_view value(reinterpret_cast<const char*>(out.value.data), out.value.size);
+    if (!json_) return std::string(value);
     nlohmann::json j{{"value", value}};
     if (input != SLUICE_NO_INPUT) j["input"] = input;
-    if (out.keys != nullptr) {
+    if (out.key_count > 0 || (out.flags & SLUICE_OUTPUT_NO_KEYS)) {
       auto& keys = j["keys"] = nlohmann::json::array();
       for (size_t i = 0; i < out.key_count; ++i) keys.push_back(view(out.keys[i]));
     }
@@ -71,32 +122,14 @@ class PrintingSink : public CallSink {
       for (size_t i = 0; i < out.header_count; ++i)
         headers[std::string(view(out.headers[i].key))] = view(out.headers[i].value);
     }
-    std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+    if (out.id.size) j["id"] = view(out.id);
+    return dump(j);
   }
-  void on_respond(size_t input, sluice_bytes value) override {
-    ++responses;
-    std::string_view v(reinterpret_cast<const char*>(value.data), value.size);
-    if (json_)
-      std::cout << nlohmann::json{{"input", input}, {"response", v}}.dump(
-                       -1, ' ', false, nlohmann::json::error_handler_t::replace)
-                << '\n';
-    else
-      std::cout << v << '\n';
-  }
-  void on_outcome(size_t input, sluice_outcome outcome, std::string_view reason) override {
-    if (outcome == SLUICE_OUTCOME_RETRY) ++retries;
-    if (outcome == SLUICE_OUTCOME_FAILED) ++failures;
-    if (outcome != SLUICE_OUTCOME_OK)
-      std::cerr << "sluice: message " << input << ": "
-                << (outcome == SLUICE_OUTCOME_RETRY ? "retry" : "failed")
-                << (reason.empty() ? "" : ": ") << reason << '\n';
-  }
-  size_t emitted = 0, dropped = 0, responses = 0, retries = 0, failures = 0;
-  std::vector<std::string> ids;  // source: the id each emitted message was given
 
- private:
-  static std::string_view view(sluice_str s) { return {s.data ? s.data : "", s.size}; }
   bool json_;
+  std::vector<Pending> pending_;
+  std::vector<size_t> failed_;
+  size_t pending_responses_ = 0;
 };
 
 // Input messages built from stdin lines; views stay valid while the deque lives.
@@ -183,6 +216,7 @@ int run_source(const Options& o, PluginInstance& inst, sluice_ctx& ctx, Printing
     b.budget_us = 100000;
     size_t before = out.emitted;
     sluice_status s = inst.process(&ctx, b);
+    out.end_call(s >= 0);
     if (s < 0) return report(inst, ctx, s, "process");
     if (out.emitted > b.max_messages + before) {
       std::cerr << "sluice: warning: " << o.type << " emitted " << out.emitted - before
@@ -218,12 +252,14 @@ int run_side_input(const Options& o, PluginInstance& inst, sluice_ctx& ctx, Prin
   b.struct_size = sizeof(b);
   b.watermark = b.window_start = b.window_end = SLUICE_TIME_UNSET;
   sluice_status s = inst.process(&ctx, b);
+  out.end_call(s >= 0);
   if (s < 0) return report(inst, ctx, s, "process");
   if (out.emitted == 0) std::cerr << "sluice: " << o.type << ": no change\n";
   return kExitOk;
 }
 
-int run_with_input(const Options& o, sluice_kind kind, PluginInstance& inst, sluice_ctx& ctx) {
+int run_with_input(const Options& o, sluice_kind kind, PluginInstance& inst, sluice_ctx& ctx,
+                   PrintingSink& out) {
   LineMessages in;
   size_t next_id = 0;
   if (kind == SLUICE_KIND_REDUCE) {
@@ -234,10 +270,12 @@ int run_with_input(const Options& o, sluice_kind kind, PluginInstance& inst, slu
     b.window_start = 0;
     b.window_end = INT64_MAX;
     sluice_status s = inst.process(&ctx, b);
+    out.end_call(s >= 0);
     return s < 0 ? report(inst, ctx, s, "process") : kExitOk;
   }
   while (in.read(std::cin, o.batch, &next_id)) {
     sluice_status s = inst.process(&ctx, in.batch());
+    out.end_call(s >= 0);
     if (s < 0) return report(inst, ctx, s, "process");
   }
   return kExitOk;
@@ -292,9 +330,10 @@ int run(const Options& o) {
   int rc;
   if (kind == SLUICE_KIND_SOURCE) rc = run_source(o, *inst, ctx, out);
   else if (kind == SLUICE_KIND_SIDE_INPUT) rc = run_side_input(o, *inst, ctx, out);
-  else rc = run_with_input(o, kind, *inst, ctx);
+  else rc = run_with_input(o, kind, *inst, ctx, out);
   if (rc == kExitOk) {
     sluice_status s = inst->finish(&ctx);
+    out.end_call(s >= 0);
     if (s < 0) rc = report(*inst, ctx, s, "finish");
   }
   if (out.dropped)

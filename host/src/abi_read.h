@@ -12,9 +12,12 @@ namespace sluice::host {
 template <class T>
 bool read_sized(const T* in, T* out, size_t required) {
   if (in == nullptr || in->struct_size < required) return false;
+  // A struct_size that ends inside a field must not give half a pointer: round down to
+  // a pointer boundary (every growable field after the first 8 bytes is pointer-aligned).
+  size_t size = in->struct_size < sizeof(T) ? in->struct_size : sizeof(T);
+  if (size > 8) size &= ~(alignof(void*) - 1);
   std::memset(static_cast<void*>(out), 0, sizeof(T));
-  std::memcpy(static_cast<void*>(out), in,
-              in->struct_size < sizeof(T) ? in->struct_size : sizeof(T));
+  std::memcpy(static_cast<void*>(out), in, size);
   return true;
 }
 

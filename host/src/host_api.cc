@@ -42,7 +42,27 @@ std::string bad_index(const sluice_ctx* ctx, const char* fn, size_t i) {
          std::to_string(ctx->input_count) + ")";
 }
 
-sluice_status cb_emit(sluice_ctx* ctx, size_t input_index, const sluice_output* out) {
+// Pointers with counts: NULL only with a count of 0; string data NULL only when empty.
+bool valid_strs(const sluice_str* p, size_t n) {
+  if (p == nullptr) return n == 0;
+  for (size_t i = 0; i < n; ++i)
+    if (p[i].data == nullptr && p[i].size != 0) return false;
+  return true;
+}
+
+std::string invalid_output(const sluice_output& o) {
+  if (o.value.data == nullptr && o.value.size != 0) return "value.data is NULL with a size";
+  if (!valid_strs(o.keys, o.key_count)) return "keys is NULL (or holds a NULL string) with a count";
+  if (!valid_strs(o.tags, o.tag_count)) return "tags is NULL (or holds a NULL string) with a count";
+  if (o.headers == nullptr && o.header_count != 0) return "headers is NULL with a count";
+  for (size_t i = 0; i < o.header_count; ++i)
+    if (!valid_strs(&o.headers[i].key, 1) || !valid_strs(&o.headers[i].value, 1))
+      return "a header holds a NULL string with a size";
+  if (o.id.data == nullptr && o.id.size != 0) return "id.data is NULL with a size";
+  return {};
+}
+
+sluice_status do_emit(sluice_ctx* ctx, size_t input_index, const sluice_output* out) {
   if (ctx == nullptr) return refuse(ctx, "emit: ctx is NULL");
   if (ctx->kind == SLUICE_KIND_SINK) return refuse(ctx, "emit: a sink cannot emit; use respond");
   if (!input_index_ok(ctx, input_index, may_emit_without_input(ctx)))
@@ -51,6 +71,7 @@ sluice_status cb_emit(sluice_ctx* ctx, size_t input_index, const sluice_output* 
   // struct_size must at least cover the value; later fields default to "inherit".
   if (!read_sized(out, &copy, SLUICE_SIZE_THROUGH(sluice_output, value)))
     return refuse(ctx, "emit: output is NULL or its struct_size is too small");
+  if (std::string why = invalid_output(copy); !why.empty()) return refuse(ctx, "emit: " + why);
   if (ctx->sink == nullptr) return refuse(ctx, "emit: not allowed in this call");
   // Zero is the default of every output field, event time included: inherit.
   if (copy.event_time == 0) copy.event_time = SLUICE_TIME_UNSET;
@@ -58,7 +79,7 @@ sluice_status cb_emit(sluice_ctx* ctx, size_t input_index, const sluice_output* 
   return SLUICE_OK;
 }
 
-sluice_status cb_respond(sluice_ctx* ctx, size_t input_index, sluice_bytes value) {
+sluice_status do_respond(sluice_ctx* ctx, size_t input_index, sluice_bytes value) {
   if (ctx == nullptr) return refuse(ctx, "respond: ctx is NULL");
   if (ctx->kind != SLUICE_KIND_SINK) return refuse(ctx, "respond: only sinks respond");
   if (!input_index_ok(ctx, input_index, false))
@@ -70,14 +91,14 @@ sluice_status cb_respond(sluice_ctx* ctx, size_t input_index, sluice_bytes value
   return SLUICE_OK;
 }
 
-sluice_status cb_set_outcome(sluice_ctx* ctx, size_t input_index, sluice_outcome outcome,
+sluice_status do_set_outcome(sluice_ctx* ctx, size_t input_index, sluice_outcome outcome,
                              const char* reason, size_t reason_size) {
   if (ctx == nullptr) return refuse(ctx, "set_outcome: ctx is NULL");
   if (ctx->kind != SLUICE_KIND_SINK && ctx->kind != SLUICE_KIND_MAP)
     return refuse(ctx, "set_outcome: only sinks and maps set outcomes");
   if (outcome != SLUICE_OUTCOME_OK && outcome != SLUICE_OUTCOME_RETRY &&
       outcome != SLUICE_OUTCOME_FAILED)
-    return refuse(ctx, "set_outcome: unknown outcome " + std::to_string(int(outcome)));
+    return refuse(ctx, "set_outcome: unknown outcome " + std::to_string(outcome));
   if (ctx->kind == SLUICE_KIND_MAP && outcome == SLUICE_OUTCOME_RETRY)
     return refuse(ctx, "set_outcome: a map fails a message (FAILED); RETRY is for sinks");
   if (!input_index_ok(ctx, input_index, false))
@@ -88,18 +109,53 @@ sluice_status cb_set_outcome(sluice_ctx* ctx, size_t input_index, sluice_outcome
   return SLUICE_OK;
 }
 
-void cb_set_error(sluice_ctx* ctx, const char* message, size_t message_size) {
-  if (ctx == nullptr) return;
-  ctx->error.assign(message ? message : "", message ? message_size : 0);
+// The callbacks the table holds. No C++ exception may cross into plugin code (it would
+// unwind through C frames and skip the plugin's cleanup), so each is a wall: anything
+// thrown below (a CallSink, an allocation) becomes SLUICE_ERROR or is swallowed.
+sluice_status cb_emit(sluice_ctx* ctx, size_t input_index, const sluice_output* out) noexcept {
+  try {
+    return do_emit(ctx, input_index, out);
+  } catch (...) {
+    return SLUICE_ERROR;
+  }
 }
 
-void cb_log(sluice_ctx* ctx, sluice_log_level level, const char* message, size_t message_size) {
-  std::string_view text(message ? message : "", message ? message_size : 0);
-  if (ctx == nullptr && t_load_capture != nullptr) {
-    t_load_capture->add(level, std::string(text));
-    return;
+sluice_status cb_respond(sluice_ctx* ctx, size_t input_index, sluice_bytes value) noexcept {
+  try {
+    return do_respond(ctx, input_index, value);
+  } catch (...) {
+    return SLUICE_ERROR;
   }
-  log(from_abi(level), ctx ? ctx->stage : std::string_view("plugin"), text);
+}
+
+sluice_status cb_set_outcome(sluice_ctx* ctx, size_t input_index, sluice_outcome outcome,
+                             const char* reason, size_t reason_size) noexcept {
+  try {
+    return do_set_outcome(ctx, input_index, outcome, reason, reason_size);
+  } catch (...) {
+    return SLUICE_ERROR;
+  }
+}
+
+void cb_set_error(sluice_ctx* ctx, const char* message, size_t message_size) noexcept {
+  if (ctx == nullptr) return;
+  try {
+    ctx->error.assign(message ? message : "", message ? message_size : 0);
+  } catch (...) {
+  }
+}
+
+void cb_log(sluice_ctx* ctx, sluice_log_level level, const char* message,
+            size_t message_size) noexcept {
+  try {
+    std::string_view text(message ? message : "", message ? message_size : 0);
+    if (ctx == nullptr && t_load_capture != nullptr) {
+      t_load_capture->add(level, std::string(text));
+      return;
+    }
+    log(from_abi(level), ctx ? ctx->stage : std::string_view("plugin"), text);
+  } catch (...) {
+  }
 }
 
 const sluice_host kHostApi = {

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+
 #include <atomic>
 #include <string>
 
@@ -43,14 +45,19 @@ void log(LogLevel level, std::string_view where, std::string_view message) {
     line += where;
     line += ": ";
   }
-  line += message;
-  if (line.back() != '\n') line += '\n';
-  // One write per line keeps concurrent lines whole; a short write to a terminal or
-  // pipe is retried for the rest.
+  // One message, one line: a newline inside it would make a line without our prefix.
+  for (char c : message) {
+    if (c == '\n') line += "\\n";
+    else if (c != '\r') line += c;
+  }
+  line += '\n';
+  // One write per line: lines up to PIPE_BUF bytes (4096) reach a pipe whole even from
+  // several threads; longer ones may interleave. Interrupted writes are retried.
   const char* p = line.data();
   size_t left = line.size();
   while (left > 0) {
     ssize_t n = ::write(STDERR_FILENO, p, left);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     p += n;
     left -= static_cast<size_t>(n);

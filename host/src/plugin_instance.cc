@@ -37,7 +37,7 @@ sluice_status PluginInstance::checked(sluice_status s, sluice_ctx* ctx, const ch
       break;
   }
   std::string was = ctx->error;
-  ctx->error = std::string(call) + " returned status " + std::to_string(static_cast<int>(s)) +
+  ctx->error = std::string(call) + " returned status " + std::to_string(s) +
                ", which " + call + " may not return" + (was.empty() ? "" : ": " + was);
   return SLUICE_ERROR;
 }
@@ -56,19 +56,34 @@ std::unique_ptr<PluginInstance> PluginInstance::create(const PluginTypeRef& type
   args.worker_index = spec.worker_index;
   args.worker_count = spec.worker_count;
 
-  ctx->begin_call(0);
-  void* instance = nullptr;
-  sluice_status s = type.type->create(ctx, &args, &instance);
-  *status = s;
-  if (s != SLUICE_OK) {
-    ensure_error(s < 0 ? s : SLUICE_ERROR, ctx, "create");
-    if (s >= 0) ctx->error = "create returned " + std::string(status_name(s)) + ", not ok";
+  auto fail = [&](sluice_status s) -> std::unique_ptr<PluginInstance> {
+    *status = s;
     *error = spec.stage_name + ": " + type.type->name + " (" +
              type.library->file().string() + "): " + ctx->error;
-    if (s >= 0) *status = SLUICE_ERROR;
     return nullptr;
+  };
+  ctx->begin_call(0);
+  if (!type.type->supports(spec.kind) || ctx->kind != spec.kind) {
+    ctx->error = "type " + type.type->name + " has kinds " + kinds_to_string(type.type->kinds) +
+                 "; it cannot be created as " + kinds_to_string(spec.kind);
+    return fail(SLUICE_ERROR_CONFIG);
   }
-  return std::unique_ptr<PluginInstance>(new PluginInstance(type, instance));
+  // create may not emit: run it with no output sink.
+  CallSink* sink = ctx->sink;
+  ctx->sink = nullptr;
+  void* instance = nullptr;
+  sluice_status s = type.type->create(ctx, &args, &instance);
+  ctx->sink = sink;
+  if (s == SLUICE_OK) return std::unique_ptr<PluginInstance>(new PluginInstance(type, instance));
+  if (s != SLUICE_ERROR && s != SLUICE_ERROR_CONFIG && s != SLUICE_ERROR_FATAL) {
+    // Not a status create may return: a failure, and whatever it made is released.
+    if (instance != nullptr) type.type->destroy(instance);
+    ctx->error = "create returned status " + std::to_string(s) + ", which create may not return" +
+                 (ctx->error.empty() ? "" : ": " + ctx->error);
+    return fail(SLUICE_ERROR);
+  }
+  ensure_error(s, ctx, "create");
+  return fail(s);
 }
 
 PluginInstance::~PluginInstance() { type_.type->destroy(instance_); }

@@ -173,6 +173,7 @@ std::shared_ptr<PluginLibrary> PluginLibrary::load(const fs::path& file, std::st
                 std::to_string(d.abi_minor) + " but this host supports plugin ABI " +
                 kHostAbi + "; rebuild the plugin against this host's plugin-api");
   }
+  lib->unload_ = d.unload;  // from here on, even a rejection calls it (see ~PluginLibrary)
   lib->abi_major_ = d.abi_major;
   lib->abi_minor_ = d.abi_minor;
   lib->name_ = bounded(d.name, 256);
@@ -192,7 +193,17 @@ std::shared_ptr<PluginLibrary> PluginLibrary::load(const fs::path& file, std::st
   return lib;
 }
 
-PluginLibrary::~PluginLibrary() = default;  // handle_ unloads the library last
+PluginLibrary::~PluginLibrary() {
+  // Every instance is gone (each held a reference to this library): let the plugin stop
+  // what its entry started, then handle_'s destructor unloads the code.
+  if (unload_ != nullptr) {
+    try {
+      unload_();
+    } catch (...) {
+      // A C function should not throw; if a C++ one does, it must not escape.
+    }
+  }
+}
 
 const char* kind_name(sluice_kind kind) {
   switch (kind) {

@@ -9,9 +9,7 @@ namespace {
 
 class Blackhole {
  public:
-  explicit Blackhole(const CreateArgs& args) : stage_(args.stage_name) {
-    Config(args.config_json).reject_unknown_keys();
-  }
+  explicit Blackhole(const CreateArgs& args) { Config(args.config_json).reject_unknown_keys(); }
 
   void process(Context&, const Batch& batch) { count_ += batch.size(); }
 
@@ -20,7 +18,6 @@ class Blackhole {
   }
 
  private:
-  std::string stage_;
   uint64_t count_ = 0;
 };
 

@@ -51,7 +51,11 @@ class Config {
     return v->get<std::string>();
   }
 
-  bool has(const std::string& key) const { return json_.contains(key); }
+  // Present and not null (null means "absent", as in every getter here).
+  bool has(const std::string& key) const {
+    auto it = json_.find(key);
+    return it != json_.end() && !it->is_null();
+  }
 
   // Call after reading every key: any key left over is a mistake (a typo, usually).
   void reject_unknown_keys() const {

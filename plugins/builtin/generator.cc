@@ -25,7 +25,7 @@ class Generator {
  public:
   explicit Generator(const CreateArgs& args) {
     Config c(args.config_json);
-    bounded_ = c.has("count");
+    bounded_ = c.has("count");  // null counts as absent, as everywhere in Config
     count_ = static_cast<uint64_t>(c.integer("count", 0, 0));
     size_ = static_cast<size_t>(c.integer("size", 100, 0, 64 << 20));
     template_ = c.string("template", "");
@@ -64,12 +64,14 @@ class Generator {
         value_.replace(pos, 5, digits, nd);
     } else {
       // The sequence number zero-padded to 20 digits (so values sort in sequence
-      // order), then the 'x' filler laid down once at construction.
+      // order), then the 'x' filler laid down once at construction. Below 20 bytes the
+      // low-order digits are kept, so small values still differ.
       if (value_.size() != size_) value_.assign(size_, 'x');
       char padded[20];
       std::memset(padded, '0', sizeof padded);
       std::memcpy(padded + sizeof padded - nd, digits, nd);
-      std::memcpy(value_.data(), padded, std::min(size_, sizeof padded));
+      const size_t n = std::min(size_, sizeof padded);
+      std::memcpy(value_.data(), padded + sizeof padded - n, n);
     }
     sluice_output out{};
     out.struct_size = sizeof(out);

@@ -4,6 +4,8 @@
 #include <sluice/plugin.h>
 
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 static sluice_status create(sluice_ctx *ctx, const sluice_create_args *args, void **out) {
   (void)ctx; (void)args;
@@ -38,9 +40,20 @@ static const sluice_type *const kTypes[] = {&kNoKinds};
 static const sluice_type *const kTypes[] = {&kType};
 #endif
 
+/* Appends "broken unloaded" to $SLUICE_TEST_UNLOAD_LOG: a descriptor the host rejects
+ * after the entry ran still gets its unload. */
+static void unload(void) {
+  const char *path = getenv("SLUICE_TEST_UNLOAD_LOG");
+  FILE *f = path ? fopen(path, "a") : NULL;
+  if (f != NULL) {
+    fputs("broken unloaded\n", f);
+    fclose(f);
+  }
+}
+
 static sluice_library kLibrary = {sizeof(sluice_library), SLUICE_ABI_VERSION_MAJOR,
                                   SLUICE_ABI_VERSION_MINOR, "broken", kTypes,
-                                  sizeof(kTypes) / sizeof(kTypes[0])};
+                                  sizeof(kTypes) / sizeof(kTypes[0]), unload};
 
 #if defined(BROKEN_NO_ENTRY)
 /* A perfectly good shared library that simply is not a Sluice plugin. */

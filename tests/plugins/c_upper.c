@@ -1,7 +1,7 @@
 /* A complete plugin in plain C (compiled as C99, not C++): proves <sluice/plugin.h> is
  * pure C. Type "c-upper" (map): upper-cases ASCII letters, keeps keys and event time,
  * tags each output "upper". Type "c-counter" (sink): counts messages and responds to
- * each with its position ("1", "2", ...). */
+ * each with its position ("1", "2", ...). Its library `unload` is used by the tests. */
 #include <sluice/plugin.h>
 
 #include <stdio.h>
@@ -95,9 +95,21 @@ static const sluice_type kCounter = {
     sizeof(sluice_type), SLUICE_KIND_SINK, 0, "c-counter", "1.0.0",
     "responds to each message with its position (a plugin in plain C)", NULL,
     counter_create, counter_destroy, counter_process, NULL, NULL};
+/* Library teardown. For the tests: appends "c-example unloaded" to the file named by
+ * SLUICE_TEST_UNLOAD_LOG, when set. */
+static void unload(void) {
+  const char *path = getenv("SLUICE_TEST_UNLOAD_LOG");
+  FILE *f = path ? fopen(path, "a") : NULL;
+  if (f != NULL) {
+    fputs("c-example unloaded\n", f);
+    fclose(f);
+  }
+}
+
 static const sluice_type *const kTypes[] = {&kUpper, &kCounter};
 static const sluice_library kLibrary = {sizeof(sluice_library), SLUICE_ABI_VERSION_MAJOR,
-                                        SLUICE_ABI_VERSION_MINOR, "c-example", kTypes, 2};
+                                        SLUICE_ABI_VERSION_MINOR, "c-example", kTypes, 2,
+                                        unload};
 
 SLUICE_EXPORT const sluice_library *SLUICE_PLUGIN_ENTRY(const sluice_host *host) {
   if (host->abi_major != SLUICE_ABI_VERSION_MAJOR) return NULL;

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "test_support.h"
 
@@ -207,6 +209,65 @@ TEST(PluginLifetime, LibraryStaysLoadedUntilItsLastInstanceIsGone) {
   EXPECT_EQ(sink.values(), std::vector<std::string>{"STILL HERE"});
   inst.reset();
   EXPECT_FALSE(is_loaded(file));  // unloaded once the last user is gone
+}
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// A C++ plugin too: sluice_add_plugin's version script keeps libstdc++'s unique symbols
+// out of the dynamic table, which would otherwise keep the library mapped forever.
+TEST(PluginLifetime, CppBuiltinUnmapsWhenReleased) {
+  const fs::path file = fs::path(SLUICE_BUILTIN_DIR) / "libsluice-builtin.so";
+  {
+    PluginRegistry reg;
+    reg.load_file(file);
+    ASSERT_TRUE(reg.find("generator"));
+    ASSERT_TRUE(is_loaded(file));
+  }
+  EXPECT_FALSE(is_loaded(file));
+}
+
+TEST(PluginLifetime, UnloadRunsAfterTheLastInstanceAndOnRejection) {
+  const fs::path log = fs::temp_directory_path() / ("sluice-unload-" + std::to_string(::getpid()));
+  fs::remove(log);
+  ::setenv("SLUICE_TEST_UNLOAD_LOG", log.c_str(), 1);
+  {
+    RecordingSink sink;
+    sluice_ctx ctx(SLUICE_KIND_MAP, "unload", &sink);
+    PluginRegistry reg;
+    reg.load_file(fs::path(SLUICE_FIXTURE_DIR) / "libc-example.so");
+    sluice_status status;
+    std::string error;
+    auto inst = PluginInstance::create(reg.find("c-upper"), InstanceSpec{}, &ctx, &status, &error);
+    ASSERT_NE(inst, nullptr) << error;
+    reg = PluginRegistry();  // the registry lets go; the instance still holds the library
+    EXPECT_EQ(read_file(log), "");
+  }  // the instance is destroyed: now the library unloads
+  EXPECT_EQ(read_file(log), "c-example unloaded\n");
+
+  // Rejected after its entry ran (a type declares no kinds): unload still runs.
+  std::string error;
+  EXPECT_EQ(PluginLibrary::load(fs::path(SLUICE_FIXTURE_DIR) / "libbroken-no-kinds.so", &error),
+            nullptr);
+  EXPECT_EQ(read_file(log), "c-example unloaded\nbroken unloaded\n");
+  // A descriptor of another major version has a layout this host cannot know, so its
+  // `unload` field is not trusted.
+  EXPECT_EQ(PluginLibrary::load(fs::path(SLUICE_FIXTURE_DIR) / "libbroken-descriptor-major.so",
+                                &error),
+            nullptr);
+  EXPECT_EQ(read_file(log), "c-example unloaded\nbroken unloaded\n");
+  ::unsetenv("SLUICE_TEST_UNLOAD_LOG");
+  fs::remove(log);
+}
+
+TEST_F(PluginInstanceTest, CreateChecksTheKind) {
+  auto inst = make("c-upper", SLUICE_KIND_SINK);
+  EXPECT_EQ(inst, nullptr);
+  EXPECT_EQ(status_, SLUICE_ERROR_CONFIG);
+  EXPECT_NE(error_.find("type c-upper has kinds map; it cannot be created as sink"), std::string::npos)
+      << error_;
 }
 
 }  // namespace

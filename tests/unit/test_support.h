@@ -23,7 +23,7 @@ class RecordingSink : public host::CallSink {
  public:
   void on_emit(size_t input, const sluice_output& out) override {
     Emitted e{input, std::string(reinterpret_cast<const char*>(out.value.data), out.value.size),
-              out.keys == nullptr, {}, {}};
+              out.key_count == 0 && (out.flags & SLUICE_OUTPUT_NO_KEYS) == 0, {}, {}};
     for (size_t i = 0; i < out.key_count; ++i) e.keys.emplace_back(out.keys[i].data, out.keys[i].size);
     for (size_t i = 0; i < out.tag_count; ++i) e.tags.emplace_back(out.tags[i].data, out.tags[i].size);
     emitted.push_back(std::move(e));

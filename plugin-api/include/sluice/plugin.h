@@ -34,13 +34,19 @@
  *   callback returns. The descriptor a plugin returns from the entry symbol, and every
  *   string it points to, must stay valid and unchanged until the library is unloaded.
  *
- * THREADS
- *   The entry symbol is called once per load, on one thread. An instance created by
- *   `create` is used by exactly one host thread at a time unless its type declares
- *   SLUICE_TYPE_THREAD_SAFE, in which case `process` (and `ack`) may be called on the same
- *   instance from several threads at once. `create` and `destroy` are never concurrent
- *   with any other call on the same instance. A `sluice_ctx` is valid only on the thread
- *   and during the call that received it.
+ THREADS
+ *   - The entry symbol and the library's `unload` are called once each, on one thread,
+ *     never concurrently with any other call into the library. The entry must not start
+ *     threads (start them in create, stop them in destroy).
+ *   - An instance of a type without SLUICE_TYPE_THREAD_SAFE is pinned: its create, every
+ *     call on it and its destroy happen on one host thread (so thread_local state and
+ *     per-thread interpreter state work).
+ *   - An instance of a SLUICE_TYPE_THREAD_SAFE type may have `process` and `ack` called
+ *     from several threads at once. Its create, finish and destroy are never concurrent
+ *     with any other call on it, and finish comes after every process and ack returned.
+ *   - Different instances, of the same type or not, are called concurrently, create and
+ *     destroy included: state shared between instances (globals) needs locking.
+ *   - A `sluice_ctx` is valid only on the thread and during the call that received it.
  *
  * UNLOADING
  *   The host unloads a library only after every instance of every type in it has been
@@ -56,6 +62,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* The layout is the platform's natural one, whatever packing the includer has set. */
+#pragma pack(push, 8)
 
 /* ------------------------------------------------------------------------------------
  * Versions and the entry symbol
@@ -114,45 +123,46 @@ typedef struct sluice_header {
  * Status codes, kinds, flags
  * ---------------------------------------------------------------------------------- */
 
-/* What a plugin function returns. Non-negative values are successes. */
-typedef enum sluice_status {
-  SLUICE_OK = 0,          /* done; for a source: it may have more data */
-  SLUICE_IDLE = 1,        /* source only: nothing available now; call again later */
-  SLUICE_END = 2,         /* source only: no more data, ever (ends a job) */
-  SLUICE_ERROR = -1,      /* this call failed; the stage's error policy decides (retry,
-                             fallback, drop, fail). Call set_error first to say why. */
-  SLUICE_ERROR_CONFIG = -2, /* create only: the config is invalid; the flow does not
-                               start. Call set_error first to say which key and why. */
-  SLUICE_ERROR_FATAL = -3 /* the instance cannot go on; the flow fails */
-} sluice_status;
+/* These are fixed-width integers with #defined values, not C enums: an enum's size is
+ * the compiler's choice (-fshort-enums makes it one byte), and a value outside an enum
+ * is undefined behaviour in C++. */
+
+/* What a plugin function returns. */
+typedef int32_t sluice_status;
+#define SLUICE_OK 0           /* done; for a source: it may have more data */
+#define SLUICE_IDLE 1         /* source only: nothing available now; call again later */
+#define SLUICE_END 2          /* source only: no more data, ever (ends a job) */
+#define SLUICE_ERROR (-1)     /* this call failed; the stage's error policy decides (retry,
+                                 fallback, drop, fail). Call set_error first to say why. */
+#define SLUICE_ERROR_CONFIG (-2) /* create only: the config is invalid; the flow does not
+                                    start. Call set_error first to say which key and why. */
+#define SLUICE_ERROR_FATAL (-3)  /* the instance cannot go on; the flow fails */
 
 /* Stage kinds. A type declares the set it supports as a bit mask; each instance is
  * created for exactly one of them (sluice_create_args.kind). */
-typedef enum sluice_kind {
-  SLUICE_KIND_SOURCE = 1u << 0,
-  SLUICE_KIND_MAP = 1u << 1,
-  SLUICE_KIND_REDUCE = 1u << 2,
-  SLUICE_KIND_SINK = 1u << 3,
-  SLUICE_KIND_SIDE_INPUT = 1u << 4 /* a side-input retriever */
-} sluice_kind;
+typedef uint32_t sluice_kind;
+#define SLUICE_KIND_SOURCE (1u << 0)
+#define SLUICE_KIND_MAP (1u << 1)
+#define SLUICE_KIND_REDUCE (1u << 2)
+#define SLUICE_KIND_SINK (1u << 3)
+#define SLUICE_KIND_SIDE_INPUT (1u << 4) /* a side-input retriever */
 #define SLUICE_KIND_ALL 0x1Fu
 
-/* sluice_type.flags */
+/* sluice_type.flags. A host ignores flag bits it does not know (a newer minor may add
+ * some); kinds bits it does not know make it reject the type. */
 #define SLUICE_TYPE_THREAD_SAFE (1u << 0) /* one instance may serve several threads */
 
 /* A sink's verdict on one input message (see sluice_host.set_outcome). */
-typedef enum sluice_outcome {
-  SLUICE_OUTCOME_OK = 0,     /* written; the default when a sink sets nothing */
-  SLUICE_OUTCOME_RETRY = 1,  /* transient failure: redeliver this message later */
-  SLUICE_OUTCOME_FAILED = 2  /* permanent failure: route to the fallback sink */
-} sluice_outcome;
+typedef uint32_t sluice_outcome;
+#define SLUICE_OUTCOME_OK 0u      /* written; the default when a sink sets nothing */
+#define SLUICE_OUTCOME_RETRY 1u   /* transient failure: redeliver this message later */
+#define SLUICE_OUTCOME_FAILED 2u  /* permanent failure: route to the fallback sink */
 
-typedef enum sluice_log_level {
-  SLUICE_LOG_DEBUG = 0,
-  SLUICE_LOG_INFO = 1,
-  SLUICE_LOG_WARN = 2,
-  SLUICE_LOG_ERROR = 3
-} sluice_log_level;
+typedef uint32_t sluice_log_level;
+#define SLUICE_LOG_DEBUG 0u
+#define SLUICE_LOG_INFO 1u
+#define SLUICE_LOG_WARN 2u
+#define SLUICE_LOG_ERROR 3u
 
 /* ------------------------------------------------------------------------------------
  * Messages and batches (host -> plugin; owned by the host; valid for the call)
@@ -162,7 +172,7 @@ typedef enum sluice_log_level {
  * covers; the host always fills everything it knows). */
 typedef struct sluice_message {
   uint32_t struct_size;
-  sluice_str id;               /* unique within the flow run; a request id when served */
+  sluice_str id;               /* unique within the flow run */
   const sluice_str *keys;      /* key_count keys; may be empty */
   size_t key_count;
   sluice_bytes value;
@@ -212,11 +222,13 @@ typedef struct sluice_batch {
  * fill in what you need: every field's zero value is its default, which is also what a
  * newer host reads for fields beyond an older plugin's struct_size. Defaults inherit
  * from the input message named in emit():
- *   keys == NULL        -> the input's keys (non-NULL with key_count 0: no keys)
+ *   key_count == 0      -> the input's keys; flag SLUICE_OUTPUT_NO_KEYS: no keys at all
  *   event_time == 0     -> the input's event time (for a source: the read time);
  *                          SLUICE_TIME_UNSET means the same
- *   headers             -> added to the input's headers, replacing equal keys
- *   tags                -> route the output (edge conditions); SLUICE_TAG_DROP drops it
+ *   headers             -> added to the input's headers, replacing equal keys; flag
+ *                          SLUICE_OUTPUT_NO_INHERITED_HEADERS: only these headers
+ *   tags                -> route the output (edge conditions); SLUICE_TAG_DROP drops it.
+ *                          Tags are never inherited: an output has the tags given here.
  *   id                  -> source only: the source's own id for the message (an offset,
  *                          a file position); ack() hands it back. Empty: the host makes
  *                          one up, and the source cannot tell its acks apart.
@@ -232,7 +244,16 @@ typedef struct sluice_output {
   const sluice_str *tags;
   size_t tag_count;
   sluice_str id;
+  uint32_t flags;              /* SLUICE_OUTPUT_* */
 } sluice_output;
+
+/* sluice_output.flags */
+#define SLUICE_OUTPUT_NO_KEYS (1u << 0)            /* no keys, not the input's */
+#define SLUICE_OUTPUT_NO_INHERITED_HEADERS (1u << 1) /* only the headers given here */
+
+/* Every pointer with a count (keys, headers, tags) may be NULL only when its count is 0;
+ * every sluice_str / sluice_bytes data may be NULL only when its size is 0. The host
+ * refuses an emit that breaks this. */
 
 /* ------------------------------------------------------------------------------------
  * The host's service table (host -> plugin at load time)
@@ -328,13 +349,14 @@ typedef struct sluice_type {
 
   /* Create an instance for one worker of one stage. On success store it in *instance
    * (any pointer, NULL allowed) and return SLUICE_OK. On failure call set_error and
-   * return SLUICE_ERROR_CONFIG (bad config) or SLUICE_ERROR; *instance is ignored.
-   * Called on the thread that will use the instance (for a non-thread-safe type). */
+   * return SLUICE_ERROR_CONFIG (bad config), SLUICE_ERROR or SLUICE_ERROR_FATAL;
+   * *instance is ignored. Any other status is a failure too, and an instance stored
+   * with it is destroyed. No outputs may be emitted from create. */
   sluice_status (*create)(sluice_ctx *ctx, const sluice_create_args *args, void **instance);
 
   /* Release an instance. Called exactly once per successful create, after its last
-   * call returned, on any host thread. Must not fail; may use host->log (ctx NULL) but
-   * no other callback. */
+   * call returned (see THREADS for which thread). Must not fail; may use host->log
+   * (ctx NULL) but no other callback. */
   void (*destroy)(void *instance);
 
   /* Do the instance's work on one batch (see sluice_batch). Returns SLUICE_OK (a source
@@ -368,9 +390,16 @@ typedef struct sluice_library {
   const char *name;          /* the library's name, e.g. "sluice-builtin"; may be NULL */
   const sluice_type *const *types; /* type_count pointers to types */
   size_t type_count;
+  /* Optional (NULL: nothing to do). Called once before the library is unloaded, after
+   * the last destroy of any instance of its types, also when the host rejects the
+   * descriptor after the entry returned it (unless the descriptor claims another major
+   * version, whose layout the host cannot read); then no other call follows. Stop here what
+   * the entry function started (an interpreter, a global pool). Must not fail. */
+  void (*unload)(void);
 } sluice_library;
 
-/* The entry symbol every plugin exports:
+/* The entry symbol every plugin exports (and, built with sluice_add_plugin(), the only
+ * symbol it exports):
  *
  *   SLUICE_EXPORT const sluice_library *sluice_plugin_v1(const sluice_host *host);
  *
@@ -379,6 +408,8 @@ typedef struct sluice_library {
  * run with this host (for example it needs a newer minor version); log why first with
  * host->log(NULL, ...). Must not throw. */
 typedef const sluice_library *(*sluice_plugin_entry_fn)(const sluice_host *host);
+
+#pragma pack(pop)
 
 #ifdef __cplusplus
 } /* extern "C" */

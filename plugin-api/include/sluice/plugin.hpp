@@ -157,7 +157,10 @@ class Output {
     keys_.assign(ks.begin(), ks.end());
     return *this;
   }
+  // No keys at all (rather than the input's).
   Output& no_keys() { keys_set_ = true; keys_.clear(); return *this; }
+  // Only the headers given here, none of the input's.
+  Output& no_inherited_headers() { inherit_headers_ = false; return *this; }
   Output& tag(std::string_view t) { tags_.emplace_back(t); return *this; }
   Output& drop() { return tag(SLUICE_TAG_DROP); }
   Output& header(std::string_view k, std::string_view v) {
@@ -169,7 +172,7 @@ class Output {
   Output& id(std::string_view id) { id_.assign(id.data(), id.size()); return *this; }
   void clear() {
     value_.clear(); keys_.clear(); tags_.clear(); headers_.clear(); id_.clear();
-    keys_set_ = false; event_time_ = SLUICE_TIME_UNSET;
+    keys_set_ = false; inherit_headers_ = true; event_time_ = SLUICE_TIME_UNSET;
   }
 
   // Fills `out` with views into this Output (valid while it is unchanged).
@@ -184,14 +187,15 @@ class Output {
     out = sluice_output{};
     out.struct_size = sizeof(sluice_output);
     out.value = {reinterpret_cast<const uint8_t*>(value_.data()), value_.size()};
-    // keys == NULL inherits the input's keys; non-NULL with count 0 means "no keys".
-    static const sluice_str kNoKeys{nullptr, 0};
-    out.keys = keys_set_ ? (key_views.empty() ? &kNoKeys : key_views.data()) : nullptr;
+    // No keys given inherits the input's; explicitly none is a flag.
+    out.keys = key_views.empty() ? nullptr : key_views.data();
     out.key_count = key_views.size();
+    if (keys_set_ && keys_.empty()) out.flags |= SLUICE_OUTPUT_NO_KEYS;
+    if (!inherit_headers_) out.flags |= SLUICE_OUTPUT_NO_INHERITED_HEADERS;
     out.event_time = event_time_;
-    out.headers = header_views.data();
+    out.headers = header_views.empty() ? nullptr : header_views.data();
     out.header_count = header_views.size();
-    out.tags = tag_views.data();
+    out.tags = tag_views.empty() ? nullptr : tag_views.data();
     out.tag_count = tag_views.size();
     out.id = detail::str(id_);
   }
@@ -203,6 +207,7 @@ class Output {
   std::vector<std::pair<std::string, std::string>> headers_;
   std::string id_;
   bool keys_set_ = false;
+  bool inherit_headers_ = true;
   int64_t event_time_ = SLUICE_TIME_UNSET;
 };
 
@@ -270,9 +275,10 @@ class Context {
 // keep).
 struct CreateArgs {
   explicit CreateArgs(const sluice_create_args& a)
-      : kind(a.kind), type_name(a.type_name), stage_name(a.stage_name),
-        config_json(a.config_json), flow_dir(a.flow_dir ? a.flow_dir : ""),
+      : kind(a.kind), type_name(or_empty(a.type_name)), stage_name(or_empty(a.stage_name)),
+        config_json(a.config_json ? a.config_json : "{}"), flow_dir(or_empty(a.flow_dir)),
         worker_index(a.worker_index), worker_count(a.worker_count) {}
+  static const char* or_empty(const char* s) { return s ? s : ""; }
   sluice_kind kind;
   std::string_view type_name;
   std::string_view stage_name;
@@ -326,7 +332,10 @@ sluice_status guarded(sluice_ctx* ctx, F&& f, bool creating = false) noexcept {
 
 template <class R>
 sluice_status to_status(R&& r) {
-  return static_cast<sluice_status>(r);
+  // A bool or an int would convert silently (true would read as SLUICE_IDLE).
+  static_assert(std::is_same_v<std::decay_t<R>, sluice_status>,
+                "process/ack/finish must return void or sluice_status");
+  return r;
 }
 
 template <class T, class = void>
@@ -365,11 +374,9 @@ struct Adapter {
         /*creating=*/true);
   }
   static void destroy(void* instance) {
-    try {
-      delete static_cast<T*>(instance);
-    } catch (...) {
-      // A destructor that throws must not unwind into the host.
-    }
+    // A throwing destructor would std::terminate the host: refuse to compile it.
+    static_assert(std::is_nothrow_destructible_v<T>, "stage destructors must not throw");
+    delete static_cast<T*>(instance);
   }
   static sluice_status process(void* instance, sluice_ctx* c, const sluice_batch* b) {
     return guarded(c, [&] {
@@ -445,7 +452,7 @@ inline const sluice_library* entry(const sluice_host* host, Library& library, bo
       host->struct_size < offsetof(sluice_host, log) + sizeof(host->log))
     return nullptr;
   host_slot() = host;
-  const char* name = library.descriptor()->name;
+  const char* name = library.descriptor()->name ? library.descriptor()->name : "plugin";
   try {
     if (!described) {
       describe(library);

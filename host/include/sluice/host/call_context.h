@@ -18,11 +18,13 @@
 namespace sluice::host {
 
 // Receives what a plugin hands the host during one call. Views are valid only during
-// the callback: copy what you keep.
+// the callback: copy what you keep. Must not throw (a throw is turned into a refused
+// call, but the output is then lost).
 class CallSink {
  public:
   virtual ~CallSink() = default;
-  // `out` is complete (read up to the plugin's struct_size, the rest zeroed).
+  // `out` is complete (read up to the plugin's struct_size, the rest zeroed) and
+  // checked (no NULL pointer with a count); event_time 0 is already TIME_UNSET.
   virtual void on_emit(size_t input_index, const sluice_output& out) = 0;
   virtual void on_respond(size_t input_index, sluice_bytes value) = 0;
   virtual void on_outcome(size_t input_index, sluice_outcome outcome,

@@ -1,7 +1,8 @@
 // Host logging: one line per call to stderr, never stdout (stdout carries data).
 //
-// Thread-safe: each line is written with a single write(2), so lines from different
-// threads never interleave.
+// Thread-safe: each line is written with a single write(2), so lines up to PIPE_BUF
+// bytes from different threads never interleave. Newlines inside a message are written
+// as "\n", so every line starts with "sluice: ".
 #pragma once
 
 #include <sluice/plugin.h>

@@ -69,6 +69,7 @@ class PluginLibrary {
   std::string name_;
   uint32_t abi_major_ = 0;
   uint32_t abi_minor_ = 0;
+  void (*unload_)(void) = nullptr;  // the plugin's sluice_library.unload, if any
   std::vector<PluginType> types_;
 };
 
