@@ -50,7 +50,8 @@ bool valid_strs(const sluice_str* p, size_t n) {
   return true;
 }
 
-std::string invalid_output(const sluice_output& o) {
+// Why an output is malformed, or nullptr (a literal: nothing is built on the hot path).
+const char* invalid_output(const sluice_output& o) {
   if (o.value.data == nullptr && o.value.size != 0) return "value.data is NULL with a size";
   if (!valid_strs(o.keys, o.key_count)) return "keys is NULL (or holds a NULL string) with a count";
   if (!valid_strs(o.tags, o.tag_count)) return "tags is NULL (or holds a NULL string) with a count";
@@ -59,7 +60,7 @@ std::string invalid_output(const sluice_output& o) {
     if (!valid_strs(&o.headers[i].key, 1) || !valid_strs(&o.headers[i].value, 1))
       return "a header holds a NULL string with a size";
   if (o.id.data == nullptr && o.id.size != 0) return "id.data is NULL with a size";
-  return {};
+  return nullptr;
 }
 
 sluice_status do_emit(sluice_ctx* ctx, size_t input_index, const sluice_output* out) {
@@ -71,7 +72,7 @@ sluice_status do_emit(sluice_ctx* ctx, size_t input_index, const sluice_output* 
   // struct_size must at least cover the value; later fields default to "inherit".
   if (!read_sized(out, &copy, SLUICE_SIZE_THROUGH(sluice_output, value)))
     return refuse(ctx, "emit: output is NULL or its struct_size is too small");
-  if (std::string why = invalid_output(copy); !why.empty()) return refuse(ctx, "emit: " + why);
+  if (const char* why = invalid_output(copy)) return refuse(ctx, std::string("emit: ") + why);
   if (ctx->sink == nullptr) return refuse(ctx, "emit: not allowed in this call");
   // Zero is the default of every output field, event time included: inherit.
   if (copy.event_time == 0) copy.event_time = SLUICE_TIME_UNSET;
