@@ -74,13 +74,15 @@ class PrintingSink : public CallSink {
     if (succeeded) {
       for (Pending& p : pending_) {
         if (std::find(failed_.begin(), failed_.end(), p.input) != failed_.end()) continue;
+        // A dropped output is finished like a delivered one (a source is acked for it
+        // and it counts toward --count); it is just not printed as data.
+        ++emitted;
+        ids.push_back(std::move(p.id));
         if (p.dropped && !json_) {
           ++dropped;
           continue;
         }
         std::cout << p.line << '\n';
-        ++emitted;
-        ids.push_back(std::move(p.id));
       }
       responses += pending_responses_;
     }
@@ -89,8 +91,9 @@ class PrintingSink : public CallSink {
     pending_responses_ = 0;
   }
 
+  // emitted: outputs delivered or dropped (not those of failed calls or messages).
   size_t emitted = 0, dropped = 0, responses = 0, retries = 0, failures = 0;
-  std::vector<std::string> ids;  // the id each printed output was given (sources)
+  std::vector<std::string> ids;  // the id each emitted output was given, in emit order
 
  private:
   struct Pending {

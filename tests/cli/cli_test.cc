@@ -272,7 +272,7 @@ TEST(Plugins, FixtureFolderListsGoodTypesAndOneErrorLinePerBrokenLibrary) {
   std::vector<TableRow> rows = parse_table(r.out);
   EXPECT_EQ(type_names(rows),
             (std::vector<std::string>{"blackhole", "c-counter", "c-upper", "cat",
-                                      "cpp-ack-source", "cpp-finish", "cpp-misbehave", "cpp-status",
+                                      "cpp-ack-source", "cpp-drop-source", "cpp-finish", "cpp-misbehave", "cpp-status",
                                       "cpp-throw", "generator", "old-minor", "twin"}))
       << r;
   std::map<std::string, std::string> file_of;
@@ -775,6 +775,22 @@ TEST(TryErrors, TypeIsRequired) {
   EXPECT_EQ(r.exit_code, 2) << r;
   EXPECT_EQ(r.out, "");
   EXPECT_NE(r.err, "");
+}
+
+// A dropped output is finished like a delivered one: a source is acked for it with or
+// without --json; only its printing differs.
+TEST(TryFixtures, DroppedSourceMessagesAreAckedButNotPrinted) {
+  RunResult r = sluice({"--log-level", "warn", "try", "cpp-drop-source", "--plugin-dir", kFixtureDir});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "m0\nm2\n");
+  for (const char* id : {"id0", "id1", "id2", "id3"})
+    EXPECT_NE(r.err.find(std::string("cpp-drop-source: acked ") + id + "\n"), std::string::npos) << id << r;
+  EXPECT_NE(r.err.find("sluice: 2 outputs dropped (tagged U+005C__DROP__)\n"), std::string::npos) << r;
+
+  RunResult j = sluice({"--log-level", "warn", "try", "cpp-drop-source", "--json", "--plugin-dir", kFixtureDir});
+  EXPECT_EQ(j.exit_code, 0) << j;
+  EXPECT_NE(j.out.find(R"({"id":"id1","tags":["U+005C__DROP__"],"value":"m1"})"), std::string::npos) << j;
+  EXPECT_NE(j.err.find("cpp-drop-source: acked id3\n"), std::string::npos) << j;
 }
 
 }  // namespace

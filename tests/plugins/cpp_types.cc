@@ -10,6 +10,7 @@
 //   cpp-misbehave (map):  emits to an input index out of range (the host refuses).
 //   cpp-finish (map):     buffers values and emits them joined by "+" in finish().
 //   cpp-status (map):     returns the status its first message names (e.g. "7").
+//   cpp-drop-source:      emits m0..m3 (ids id0..id3) dropping the odd ones; logs acks.
 #include <sluice/plugin.hpp>
 
 #include <string>
@@ -99,6 +100,25 @@ class StatusEcho {
   }
 };
 
+// Emits m0..m3 (ids id0..id3), dropping the odd ones, then END; logs each ack.
+class DropSource {
+ public:
+  explicit DropSource(const sluice::CreateArgs&) {}
+  sluice_status process(sluice::Context& ctx, const sluice::Batch&) {
+    for (int n = 0; n < 4; ++n) {
+      sluice::Output out("m" + std::to_string(n));
+      out.id("id" + std::to_string(n));
+      if (n % 2) out.drop();
+      ctx.emit(out);
+    }
+    return SLUICE_END;
+  }
+  void ack(sluice::Context& ctx, const sluice::Batch& batch) {
+    for (size_t i = 0; i < batch.size(); ++i)
+      ctx.log(SLUICE_LOG_WARN, "acked " + std::string(batch[i].id()));
+  }
+};
+
 }  // namespace
 
 SLUICE_PLUGIN("cpp-example", lib) {
@@ -107,4 +127,5 @@ SLUICE_PLUGIN("cpp-example", lib) {
   lib.add<Misbehave>({"cpp-misbehave", SLUICE_KIND_MAP, "1.0.0", "emits out of range"});
   lib.add<Finisher>({"cpp-finish", SLUICE_KIND_MAP, "1.0.0", "emits in finish"});
   lib.add<StatusEcho>({"cpp-status", SLUICE_KIND_MAP, "1.0.0", "returns a chosen status"});
+  lib.add<DropSource>({"cpp-drop-source", SLUICE_KIND_SOURCE, "1.0.0", "drops odd messages"});
 }

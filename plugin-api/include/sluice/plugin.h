@@ -34,7 +34,7 @@
  *   callback returns. The descriptor a plugin returns from the entry symbol, and every
  *   string it points to, must stay valid and unchanged until the library is unloaded.
  *
- THREADS
+ * THREADS
  *   - The entry symbol and the library's `unload` are called once each, on one thread,
  *     never concurrently with any other call into the library. The entry must not start
  *     threads (start them in create, stop them in destroy).

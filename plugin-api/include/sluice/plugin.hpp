@@ -434,6 +434,13 @@ class Library {
     return *this;
   }
 
+  // A function to run once before the library is unloaded (sluice_library.unload):
+  // stop here what the describe block started. Must not throw.
+  Library& on_unload(void (*fn)(void)) {
+    desc_.unload = fn;
+    return *this;
+  }
+
   const sluice_library* descriptor() const { return &desc_; }
 
  private:
