@@ -135,45 +135,63 @@ class PrintingSink : public CallSink {
   size_t pending_responses_ = 0;
 };
 
-// Input messages built from stdin lines; views stay valid while the deque lives.
-struct LineMessages {
-  std::deque<std::string> ids, lines;
-  std::vector<sluice_message> messages;
-  std::vector<const sluice_message*> pointers;
+// A batch with no messages and every time unset: what a source, a side-input
+// retriever or an ack-less call starts from.
+sluice_batch empty_batch() {
+  sluice_batch b{};
+  b.struct_size = sizeof(b);
+  b.watermark = b.window_start = b.window_end = SLUICE_TIME_UNSET;
+  return b;
+}
 
-  bool read(std::istream& in, size_t max, size_t* next_id) {
-    clear();
-    std::string line;
-    while (lines.size() < max && std::getline(in, line)) {
-      lines.push_back(std::move(line));
-      ids.push_back(std::to_string((*next_id)++));
-    }
-    messages.resize(lines.size());
-    for (size_t i = 0; i < lines.size(); ++i) {
-      sluice_message& m = messages[i];
-      m = sluice_message{};
-      m.struct_size = sizeof(m);
-      m.id = {ids[i].data(), ids[i].size()};
-      m.value = {reinterpret_cast<const uint8_t*>(lines[i].data()), lines[i].size()};
-      m.event_time = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
-      m.watermark = SLUICE_TIME_UNSET;
-      pointers.push_back(&m);
-    }
-    return !lines.empty();
+// Input messages made from strings (stdin lines, ack ids). The views handed to the
+// plugin stay valid while this lives and nothing is added.
+class MessageBatch {
+ public:
+  void add(std::string id, std::string value, int64_t event_time) {
+    ids_.push_back(std::move(id));
+    values_.push_back(std::move(value));
+    times_.push_back(event_time);
   }
-  void clear() { ids.clear(); lines.clear(); messages.clear(); pointers.clear(); }
-  sluice_batch batch() const {
-    sluice_batch b{};
-    b.struct_size = sizeof(b);
-    b.messages = pointers.data();
-    b.count = pointers.size();
-    b.watermark = SLUICE_TIME_UNSET;
-    b.window_start = b.window_end = SLUICE_TIME_UNSET;
+  size_t size() const { return ids_.size(); }
+  void clear() { ids_.clear(); values_.clear(); times_.clear(); }
+
+  sluice_batch batch() {
+    messages_.assign(ids_.size(), sluice_message{});
+    pointers_.clear();
+    for (size_t i = 0; i < ids_.size(); ++i) {
+      sluice_message& m = messages_[i];
+      m.struct_size = sizeof(m);
+      m.id = {ids_[i].data(), ids_[i].size()};
+      m.value = {reinterpret_cast<const uint8_t*>(values_[i].data()), values_[i].size()};
+      m.event_time = times_[i];
+      m.watermark = SLUICE_TIME_UNSET;
+      pointers_.push_back(&m);
+    }
+    sluice_batch b = empty_batch();
+    b.messages = pointers_.data();
+    b.count = pointers_.size();
     return b;
   }
+
+ private:
+  std::deque<std::string> ids_, values_;  // deque: adding never moves earlier strings
+  std::vector<int64_t> times_;
+  std::vector<sluice_message> messages_;
+  std::vector<const sluice_message*> pointers_;
 };
+
+// Replaces `in` with up to `max` stdin lines, ids numbered from *next_id, event time now.
+bool read_lines(std::istream& stream, size_t max, size_t* next_id, MessageBatch* in) {
+  in->clear();
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  std::string line;
+  while (in->size() < max && std::getline(stream, line))
+    in->add(std::to_string((*next_id)++), std::move(line), now);
+  return in->size() > 0;
+}
 
 int report(const PluginInstance& inst, sluice_ctx& ctx, sluice_status s, const char* call) {
   std::cerr << "sluice: error: " << inst.type().name << " (" << inst.type().library->file().string()
@@ -185,24 +203,10 @@ int report(const PluginInstance& inst, sluice_ctx& ctx, sluice_status s, const c
 // (their position in emit order, "0", "1", ..., when it gave none).
 sluice_status ack_range(PluginInstance& inst, sluice_ctx& ctx, const PrintingSink& out,
                         size_t first, size_t end) {
-  std::vector<std::string> ids;
-  std::vector<sluice_message> messages(end - first);
-  std::vector<const sluice_message*> pointers;
-  ids.reserve(end - first);
+  MessageBatch acked;
   for (size_t n = first; n < end; ++n)
-    ids.push_back(out.ids[n].empty() ? std::to_string(n) : out.ids[n]);
-  for (size_t i = 0; i < messages.size(); ++i) {
-    messages[i] = sluice_message{};
-    messages[i].struct_size = sizeof(sluice_message);
-    messages[i].id = {ids[i].data(), ids[i].size()};
-    messages[i].event_time = messages[i].watermark = SLUICE_TIME_UNSET;
-    pointers.push_back(&messages[i]);
-  }
-  sluice_batch b{};
-  b.struct_size = sizeof(b);
-  b.messages = pointers.data();
-  b.count = pointers.size();
-  b.watermark = b.window_start = b.window_end = SLUICE_TIME_UNSET;
+    acked.add(out.ids[n].empty() ? std::to_string(n) : out.ids[n], "", SLUICE_TIME_UNSET);
+  sluice_batch b = acked.batch();
   return inst.ack(&ctx, b);
 }
 
@@ -212,9 +216,7 @@ int run_source(const Options& o, PluginInstance& inst, sluice_ctx& ctx, Printing
   // Messages a source emits are "finished" as soon as they are printed; an ackable
   // source is acked for them after each call, as a flow would once they are sunk.
   while (out.emitted < o.count) {
-    sluice_batch b{};
-    b.struct_size = sizeof(b);
-    b.watermark = b.window_start = b.window_end = SLUICE_TIME_UNSET;
+    sluice_batch b = empty_batch();
     b.max_messages = std::min(o.batch, o.count - out.emitted);
     b.budget_us = 100000;
     size_t before = out.emitted;
@@ -251,10 +253,7 @@ int run_source(const Options& o, PluginInstance& inst, sluice_ctx& ctx, Printing
 }
 
 int run_side_input(const Options& o, PluginInstance& inst, sluice_ctx& ctx, PrintingSink& out) {
-  sluice_batch b{};
-  b.struct_size = sizeof(b);
-  b.watermark = b.window_start = b.window_end = SLUICE_TIME_UNSET;
-  sluice_status s = inst.process(&ctx, b);
+  sluice_status s = inst.process(&ctx, empty_batch());
   out.end_call(s >= 0);
   if (s < 0) return report(inst, ctx, s, "process");
   if (out.emitted == 0) std::cerr << "sluice: " << o.type << ": no change\n";
@@ -263,11 +262,11 @@ int run_side_input(const Options& o, PluginInstance& inst, sluice_ctx& ctx, Prin
 
 int run_with_input(const Options& o, sluice_kind kind, PluginInstance& inst, sluice_ctx& ctx,
                    PrintingSink& out) {
-  LineMessages in;
+  MessageBatch in;
   size_t next_id = 0;
   if (kind == SLUICE_KIND_REDUCE) {
     // One window holding every line, then its close.
-    in.read(std::cin, SIZE_MAX, &next_id);
+    read_lines(std::cin, SIZE_MAX, &next_id, &in);
     sluice_batch b = in.batch();
     b.flags = SLUICE_BATCH_WINDOW_CLOSE;
     b.window_start = 0;
@@ -276,7 +275,7 @@ int run_with_input(const Options& o, sluice_kind kind, PluginInstance& inst, slu
     out.end_call(s >= 0);
     return s < 0 ? report(inst, ctx, s, "process") : kExitOk;
   }
-  while (in.read(std::cin, o.batch, &next_id)) {
+  while (read_lines(std::cin, o.batch, &next_id, &in)) {
     sluice_status s = inst.process(&ctx, in.batch());
     out.end_call(s >= 0);
     if (s < 0) return report(inst, ctx, s, "process");
