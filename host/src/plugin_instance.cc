@@ -55,6 +55,7 @@ std::unique_ptr<PluginInstance> PluginInstance::create(const PluginTypeRef& type
   args.flow_dir = spec.flow_dir.c_str();
   args.worker_index = spec.worker_index;
   args.worker_count = spec.worker_count;
+  args.flow_mode = spec.flow_mode;
 
   auto fail = [&](sluice_status s) -> std::unique_ptr<PluginInstance> {
     *status = s;

@@ -71,7 +71,7 @@ extern "C" {
  * ---------------------------------------------------------------------------------- */
 
 #define SLUICE_ABI_VERSION_MAJOR 1
-#define SLUICE_ABI_VERSION_MINOR 0
+#define SLUICE_ABI_VERSION_MINOR 1
 
 /* The name of the one exported symbol, as a token and as a string. */
 #define SLUICE_PLUGIN_ENTRY sluice_plugin_v1
@@ -328,7 +328,15 @@ typedef struct sluice_create_args {
   const char *flow_dir;      /* directory of the flow file, for relative paths; "" if none */
   uint32_t worker_index;     /* 0 .. worker_count-1 */
   uint32_t worker_count;     /* the stage's `threads` (1 for a thread-safe type) */
+  /* --- since 1.1 (read only when struct_size covers it; absent means JOB) --------- */
+  uint32_t flow_mode;        /* SLUICE_FLOW_JOB or SLUICE_FLOW_STREAMING: lets a source
+                                choose between ending at the end of its input (a file
+                                at EOF) and waiting for more (following the file) */
 } sluice_create_args;
+
+/* sluice_create_args.flow_mode */
+#define SLUICE_FLOW_JOB 0u       /* sources end; the flow drains and the process exits */
+#define SLUICE_FLOW_STREAMING 1u /* runs until stopped by a signal */
 
 /* One stage type. Grows at the end in minor versions. The host requires every field up
  * to and including `process`; later fields are optional (NULL means "not provided"),

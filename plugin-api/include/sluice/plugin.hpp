@@ -277,7 +277,10 @@ struct CreateArgs {
   explicit CreateArgs(const sluice_create_args& a)
       : kind(a.kind), type_name(or_empty(a.type_name)), stage_name(or_empty(a.stage_name)),
         config_json(a.config_json ? a.config_json : "{}"), flow_dir(or_empty(a.flow_dir)),
-        worker_index(a.worker_index), worker_count(a.worker_count) {}
+        worker_index(a.worker_index), worker_count(a.worker_count),
+        flow_mode(a.struct_size >= offsetof(sluice_create_args, flow_mode) + sizeof(uint32_t)
+                      ? a.flow_mode
+                      : SLUICE_FLOW_JOB) {}
   static const char* or_empty(const char* s) { return s ? s : ""; }
   sluice_kind kind;
   std::string_view type_name;
@@ -286,6 +289,8 @@ struct CreateArgs {
   std::string_view flow_dir;
   uint32_t worker_index;
   uint32_t worker_count;
+  uint32_t flow_mode;  // SLUICE_FLOW_JOB or SLUICE_FLOW_STREAMING (ABI 1.1; JOB before)
+  bool streaming() const { return flow_mode == SLUICE_FLOW_STREAMING; }
 };
 
 // How a type presents itself. The strings must outlive the library (use literals).

@@ -26,6 +26,7 @@ struct InstanceSpec {
   std::string flow_dir;
   uint32_t worker_index = 0;
   uint32_t worker_count = 1;
+  uint32_t flow_mode = SLUICE_FLOW_JOB;
 };
 
 class PluginInstance {
