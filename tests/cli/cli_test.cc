@@ -245,7 +245,7 @@ TEST(Plugins, JsonDescribesTheBuiltins) {
     EXPECT_TRUE(t.at("config_schema").is_object()) << "built-ins publish a schema";
     EXPECT_EQ(t.at("file"), builtin_lib());
     EXPECT_EQ(t.at("library"), "sluice-builtin");
-    EXPECT_EQ(t.at("abi"), "1.0");
+    EXPECT_EQ(t.at("abi"), "1.1");
   }
   const json& generator = *find_type(j, "generator");
   EXPECT_EQ(generator.at("kinds"), json::array({"source"}));
