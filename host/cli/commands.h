@@ -14,5 +14,8 @@ struct Command {
 
 Command add_plugins_command(CLI::App& app);
 Command add_try_command(CLI::App& app);
+Command add_check_command(CLI::App& app);
+Command add_graph_command(CLI::App& app);
+Command add_run_command(CLI::App& app);
 
 }  // namespace sluice::cli

@@ -4,7 +4,8 @@
 
 namespace sluice::cli {
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailed = 1;        // a stage failed while running
+inline constexpr int kExitFailed = 1;        // a stage failed while running (`run`, `try`)
 inline constexpr int kExitUsage = 2;         // bad command line or configuration
 inline constexpr int kExitPluginErrors = 3;  // `plugins`: some library was rejected
+inline constexpr int kExitUndrained = 4;     // `run`: stopped before everything drained
 }  // namespace sluice::cli

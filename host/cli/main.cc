@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   const cli::Command commands[] = {
+      cli::add_run_command(app),
+      cli::add_check_command(app),
+      cli::add_graph_command(app),
       cli::add_plugins_command(app),
       cli::add_try_command(app),
   };

@@ -8,13 +8,19 @@
 //   - Quoted scalars stay strings: a quoted "yes" or "10" where a bool or a number is
 //     expected is an error, and an unquoted value where a string is expected is kept as
 //     written (`name: 010` is the string "010").
-//   - `${NAME}` in any scalar is replaced by the environment variable NAME before the
-//     value is interpreted; `${NAME:-default}` gives a default; `$${` is a literal `${`.
-//     An unset variable without a default is an error at its location.
+//   - A null value (`key:`, `key: null`, `key: ~`) leaves the field absent; inside a
+//     plugin `config` it is JSON null.
+//   - `${NAME}` in any scalar (keys included) is replaced by the environment variable
+//     NAME before the value is interpreted, so a plain `${COUNT}` can be a number and a
+//     quoted one stays a string; `${NAME:-default}` gives a default (also when NAME is
+//     empty, as in the shell); `$${` is a literal `${`. An unset variable without a
+//     default is an error at its location.
 //   - Overrides ("stages.in.config.count=10") are applied to the YAML tree before
 //     mapping, so they are checked like the file. A path segment after `stages` is a
-//     stage name; other segments are keys (created when missing). The value is read as
-//     a YAML scalar or flow collection (`10` is a number, `'"10"'` a string).
+//     stage name; a segment inside any other list is an index (`edges.0.capacity`);
+//     other segments are keys (created when missing). The value is read as YAML (`10`
+//     is a number, `'"10"'` a string, `[a, b]` a list, empty is null). Whatever an
+//     override put in the tree is located at "--set <override>".
 //   - Field-level checks only: graph rules (names unique, edges valid, ...) are the
 //     validator's (flow_graph.h). Defaults are not filled in: `optional`/absent fields
 //     stay absent so the validator can tell "not set" from "set to the default".
@@ -46,7 +52,8 @@ struct LoadedFlow {
 
   // Where each field came from, keyed by its path in the spec: "name", "stages[2]",
   // "stages[2].sink", "stages[0].config.count", "edges[1].when.tags[0]". Values are
-  // "file:line:column" (1-based) or "--set <override>".
+  // "file:line:column" (1-based) or "--set <override>". A field with a scalar value is
+  // located at the value, any other field at its key; list items at the item.
   std::map<std::string, std::string> locations;
 
   // The location of `path`, or of its longest recorded prefix, or the file name.

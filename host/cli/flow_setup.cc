@@ -1,0 +1,52 @@
+#include "flow_setup.h"
+
+#include <iostream>
+
+#include "sluice/host/log.h"
+
+namespace sluice::cli {
+
+void FlowOptions::add_to(CLI::App* cmd, bool with_plugins) {
+  cmd->add_option("flow", file, "the flow file (YAML)")->required();
+  cmd->add_option("--set", sets,
+                  "override a flow value before checking, e.g. --set stages.in.config.count=10 "
+                  "(repeatable)")
+      ->type_name("PATH=VALUE");
+  if (with_plugins)
+    cmd->add_option("--plugin-dir", plugin_dirs,
+                    "search this folder for plugins first (repeatable)")
+        ->type_name("DIR");
+}
+
+std::optional<PreparedFlow> prepare_flow(const FlowOptions& options, bool bind) {
+  host::Diagnostics diagnostics;
+  host::FlowLoadOptions load_options;
+  load_options.overrides = options.sets;
+  std::optional<host::LoadedFlow> loaded = host::load_flow(options.file, load_options, &diagnostics);
+  std::optional<host::FlowPlan> plan;
+  if (loaded) plan = host::plan_flow(*loaded, &diagnostics);
+  auto report = [&] {
+    std::cerr << diagnostics.format();
+    std::cerr << "sluice: " << diagnostics.size() << " error" << (diagnostics.size() == 1 ? "" : "s")
+              << " in " << options.file << "\n";
+  };
+  if (!plan) {
+    report();
+    return std::nullopt;
+  }
+  PreparedFlow out{nullptr, std::move(*loaded), std::move(*plan)};
+  if (!bind) return out;
+
+  std::vector<std::filesystem::path> cli_dirs(options.plugin_dirs.begin(), options.plugin_dirs.end());
+  out.registry = std::make_unique<host::PluginRegistry>();
+  out.registry->load(host::make_plugin_search_path(cli_dirs, out.plan.plugin_dirs));
+  for (const host::PluginLoadError& e : out.registry->errors())
+    host::log(host::LogLevel::kWarn, "plugins", e.message);
+  if (!host::bind_plugins(&out.plan, out.loaded, *out.registry, &diagnostics)) {
+    report();
+    return std::nullopt;
+  }
+  return out;
+}
+
+}  // namespace sluice::cli

@@ -1,0 +1,270 @@
+// `sluice run FLOW`: checks the flow like `check`, then runs it until it completes (a
+// job, or a stream whose sources all ended), fails, or is stopped by SIGTERM/SIGINT.
+//
+// Signals: the first SIGTERM/SIGINT stops the sources and drains within the flow's
+// gracePeriod; a second one abandons what is queued. Either way, what did not drain is
+// reported per stage and the exit code is 4. Signals are taken by a dedicated thread
+// (sigwait), so no plugin thread is ever interrupted by a handler.
+//
+// Output: data only ever goes to stdout through sink plugins; this command writes to
+// stderr: the live progress line (a job on a terminal), and the summary table at exit.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "commands.h"
+#include "exit_codes.h"
+#include "flow_setup.h"
+#include "sluice/host/flow_runtime.h"
+#include "sluice/host/log.h"
+#include "sluice/host/metrics_server.h"
+
+namespace sluice::cli {
+namespace {
+
+using namespace std::chrono;
+
+struct RunOptions {
+  FlowOptions flow;
+  std::string metrics_addr;
+  std::string progress = "auto";
+  bool summary = true;
+};
+
+std::string human(double v) {
+  char buf[32];
+  if (v >= 1e9)
+    std::snprintf(buf, sizeof buf, "%.2fG", v / 1e9);
+  else if (v >= 1e6)
+    std::snprintf(buf, sizeof buf, "%.2fM", v / 1e6);
+  else if (v >= 1e4)
+    std::snprintf(buf, sizeof buf, "%.1fk", v / 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  return buf;
+}
+
+// The count that best says how far a stage got: what a source produced, what the
+// others took in.
+uint64_t progress_count(const host::StageMetrics& s) {
+  return s.kind == std::string("source") ? host::read(s.out) + host::read(s.dropped)
+                                         : host::read(s.in);
+}
+
+class ProgressLine {
+ public:
+  explicit ProgressLine(host::FlowRuntime& rt) : rt_(rt) {}
+  void tick() {
+    const double secs = duration<double>(rt_.elapsed()).count();
+    std::string line;
+    uint64_t first = 0;
+    bool have_first = false;
+    for (const auto& s : rt_.metrics().stages()) {
+      const uint64_t n = progress_count(*s);
+      if (!have_first) {
+        first = n;
+        have_first = true;
+      }
+      line += (line.empty() ? "" : " | ") + s->stage + " " + human(static_cast<double>(n));
+    }
+    const double rate = secs > 0 ? static_cast<double>(first - last_first_) / (secs - last_secs_) : 0;
+    last_first_ = first;
+    last_secs_ = secs;
+    char tail[64];
+    std::snprintf(tail, sizeof tail, " | %s msg/s | %.1fs", human(rate).c_str(), secs);
+    line += tail;
+    std::fprintf(stderr, "\r\033[K%s", line.c_str());
+    std::fflush(stderr);
+    shown_ = true;
+  }
+  void clear() {
+    if (shown_) std::fprintf(stderr, "\r\033[K");
+  }
+
+ private:
+  host::FlowRuntime& rt_;
+  uint64_t last_first_ = 0;
+  double last_secs_ = 0;
+  bool shown_ = false;
+};
+
+void print_summary(host::FlowRuntime& rt, const host::FlowPlan& plan) {
+  struct Row {
+    std::string cells[8];
+  };
+  std::vector<Row> rows{{{"STAGE", "KIND", "IN", "OUT", "DROPPED", "FAILED", "RETRIED", "ACKED"}}};
+  for (const auto& s : rt.metrics().stages()) {
+    const bool source = s->kind == std::string("source");
+    rows.push_back({{s->stage, s->kind, source ? "-" : std::to_string(host::read(s->in)),
+                     s->kind == std::string("sink") ? "-" : std::to_string(host::read(s->out)),
+                     std::to_string(host::read(s->dropped)), std::to_string(host::read(s->failed)),
+                     std::to_string(host::read(s->retried)),
+                     source ? std::to_string(host::read(s->acked)) : "-"}});
+  }
+  size_t w[8] = {};
+  for (const Row& r : rows)
+    for (int c = 0; c < 8; ++c) w[c] = std::max(w[c], r.cells[c].size());
+  std::string out;
+  for (const Row& r : rows) {
+    for (int c = 0; c < 8; ++c) {
+      const std::string& cell = r.cells[c];
+      // Names left-aligned, numbers right-aligned.
+      if (c < 2)
+        out += cell + std::string(w[c] - cell.size() + 2, ' ');
+      else
+        out += std::string(w[c] - cell.size(), ' ') + cell + (c == 7 ? "" : "  ");
+    }
+    out += '\n';
+  }
+  const double secs = duration<double>(rt.elapsed()).count();
+  uint64_t produced = 0;
+  for (const auto& s : rt.metrics().stages())
+    if (s->kind == std::string("source")) produced += host::read(s->out) + host::read(s->dropped);
+  char tail[160];
+  std::snprintf(tail, sizeof tail, "flow \"%s\": %.3f s, %s messages from sources (%s msg/s)\n",
+                plan.name.c_str(), secs, std::to_string(produced).c_str(),
+                human(secs > 0 ? static_cast<double>(produced) / secs : 0).c_str());
+  std::cerr << out << tail;
+}
+
+// Takes SIGINT/SIGTERM on its own thread for the life of the run.
+class SignalWatcher {
+ public:
+  explicit SignalWatcher(host::FlowRuntime& rt, std::chrono::milliseconds grace)
+      : rt_(rt), grace_(grace) {
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~SignalWatcher() {
+    done_ = true;
+    thread_.join();
+  }
+  bool signalled() const { return count_ > 0; }
+
+ private:
+  void loop() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    const timespec poll{0, 100'000'000};
+    while (!done_) {
+      siginfo_t info;
+      const int sig = sigtimedwait(&set, &info, &poll);
+      if (sig < 0) continue;
+      const char* name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+      if (++count_ == 1) {
+        host::log(host::LogLevel::kInfo, "run",
+                  std::string(name) + ": stopping sources and draining (grace period " +
+                      std::to_string(grace_.count()) + " ms); send it again to stop at once");
+        rt_.request_stop();
+      } else {
+        host::log(host::LogLevel::kWarn, "run",
+                  std::string(name) + " again: abandoning queued messages");
+        rt_.force_stop();
+        // A plugin call that never returns must not keep the process alive.
+        std::thread([] {
+          std::this_thread::sleep_for(seconds(10));
+          host::log(host::LogLevel::kError, "run",
+                    "a plugin call did not return 10 s after a forced stop; exiting");
+          std::_Exit(kExitUndrained);
+        }).detach();
+      }
+    }
+  }
+
+  host::FlowRuntime& rt_;
+  std::chrono::milliseconds grace_;
+  std::thread thread_;
+  std::atomic<bool> done_{false};
+  std::atomic<int> count_{0};
+};
+
+int run(const RunOptions& options) {
+  // Block the stop signals before any thread exists, so every thread inherits the mask
+  // and only the watcher receives them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  std::optional<PreparedFlow> flow = prepare_flow(options.flow, /*bind=*/true);
+  if (!flow) return kExitUsage;
+
+  int code = kExitOk;
+  {
+    host::FlowRuntime runtime(flow->plan);
+    host::MetricsServer metrics_server;
+    if (!options.metrics_addr.empty()) {
+      std::string error;
+      if (!metrics_server.start(options.metrics_addr, runtime.metrics(), &error)) {
+        std::cerr << "sluice: error: " << error << "\n";
+        return kExitUsage;
+      }
+      host::log(host::LogLevel::kInfo, "run",
+                "metrics at http://" + options.metrics_addr.substr(0, options.metrics_addr.rfind(':')) +
+                    ":" + std::to_string(metrics_server.port()) + "/metrics");
+    }
+    SignalWatcher signals(runtime, flow->plan.grace_period);
+    const bool show_progress =
+        options.progress == "always" ||
+        (options.progress == "auto" && flow->plan.mode == host::FlowMode::kJob &&
+         isatty(STDERR_FILENO) && host::log_level() <= host::LogLevel::kInfo);
+    ProgressLine progress(runtime);
+
+    if (runtime.start()) {
+      runtime.wait(show_progress ? std::function<void()>([&] { progress.tick(); })
+                                 : std::function<void()>());
+    }
+    progress.clear();
+    const host::FlowResult& r = runtime.result();
+    if (options.summary && host::log_level() <= host::LogLevel::kInfo) print_summary(runtime, flow->plan);
+    switch (r.outcome) {
+      case host::FlowResult::Outcome::kCompleted:
+        code = kExitOk;
+        break;
+      case host::FlowResult::Outcome::kConfigError:
+        std::cerr << "sluice: error: stage \"" << r.failed_stage << "\" could not start: " << r.error << "\n";
+        code = kExitUsage;
+        break;
+      case host::FlowResult::Outcome::kFailed:
+        std::cerr << "sluice: error: stage \"" << r.failed_stage << "\" failed: " << r.error << "\n";
+        code = kExitFailed;
+        break;
+      case host::FlowResult::Outcome::kUndrained: {
+        std::cerr << "sluice: error: stopped before the flow drained; messages not finished:\n";
+        for (const auto& l : r.leftovers) {
+          std::cerr << "  " << l.stage << ": " << l.queued << " queued, " << l.in_progress
+                    << " in progress";
+          if (l.unacked) std::cerr << ", " << l.unacked << " not acknowledged (a replaying source re-reads them)";
+          std::cerr << "\n";
+        }
+        code = kExitUndrained;
+        break;
+      }
+    }
+  }  // every thread joined, every instance destroyed; then the libraries go with `flow`
+  return code;
+}
+
+}  // namespace
+
+Command add_run_command(CLI::App& app) {
+  auto options = std::make_shared<RunOptions>();
+  CLI::App* cmd = app.add_subcommand("run", "run a flow until it completes or is stopped");
+  options->flow.add_to(cmd, /*with_plugins=*/true);
+  cmd->add_option("--metrics-addr", options->metrics_addr,
+                  "serve Prometheus metrics at http://HOST:PORT/metrics")
+      ->type_name("HOST:PORT");
+  cmd->add_option("--progress", options->progress,
+                  "live progress line on stderr: auto (a job on a terminal), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  cmd->add_flag("!--no-summary", options->summary, "do not print the summary table at exit");
+  return {cmd, [options] { return run(*options); }};
+}
+
+}  // namespace sluice::cli

@@ -1,0 +1,386 @@
+#include "stage_worker.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "sluice/host/log.h"
+
+namespace sluice::host {
+
+StageWorker::StageWorker(FlowRuntime::State& flow, StageRuntime& stage, uint32_t worker_index)
+    : flow_(flow),
+      stage_(stage),
+      plan_(*stage.plan),
+      worker_index_(worker_index),
+      inbox_(stage.plan->kind == SLUICE_KIND_SOURCE && stage.plan->type.type->ack != nullptr
+                 ? std::make_unique<AckInbox>()
+                 : nullptr),
+      emitter_(flow, stage, worker_index, inbox_.get()),
+      ctx_(stage.plan->kind, stage.plan->name, &emitter_) {
+  // Registered before any thread starts, so no queue can see "all producers done"
+  // while a producer is still starting up.
+  emitter_.register_producer();
+}
+
+StageWorker::~StageWorker() = default;
+
+void StageWorker::interrupt() {
+  if (inbox_) inbox_->interrupt();
+}
+
+bool StageWorker::create_instance() {
+  if (stage_.shared_instance) {
+    instance_ = stage_.shared_instance.get();
+    return true;
+  }
+  InstanceSpec spec;
+  spec.kind = plan_.kind;
+  spec.stage_name = plan_.name;
+  spec.config_json = plan_.config_json;
+  spec.flow_dir = flow_.plan.dir.string();
+  spec.worker_index = worker_index_;
+  spec.worker_count = plan_.threads;
+  spec.flow_mode = flow_.plan.mode == FlowMode::kStreaming ? SLUICE_FLOW_STREAMING : SLUICE_FLOW_JOB;
+  sluice_status status = SLUICE_OK;
+  std::string error;
+  own_ = PluginInstance::create(plan_.type, spec, &ctx_, &status, &error);
+  if (!own_) {
+    flow_.fail(plan_.name, error, status == SLUICE_ERROR_CONFIG);
+    return false;
+  }
+  instance_ = own_.get();
+  return true;
+}
+
+bool StageWorker::wait_for_go() {
+  std::unique_lock<std::mutex> lock(flow_.mutex);
+  ++flow_.created;
+  flow_.changed.notify_all();
+  flow_.changed.wait(lock, [&] { return flow_.go || flow_.failed; });
+  return flow_.go && !flow_.failed;
+}
+
+void StageWorker::run() {
+  const bool created = create_instance();
+  if (!created) {
+    std::lock_guard<std::mutex> lock(flow_.mutex);
+    ++flow_.created;
+    flow_.changed.notify_all();
+  }
+  if (created && wait_for_go()) {
+    if (plan_.kind == SLUICE_KIND_SOURCE)
+      run_source();
+    else
+      run_processor();
+    finish_and_close();
+  } else {
+    emitter_.producers_done();
+    own_.reset();
+  }
+  std::lock_guard<std::mutex> lock(flow_.mutex);
+  --flow_.running;
+  flow_.changed.notify_all();
+}
+
+// ---------------------------------------------------------------------------------
+// Sources
+
+void StageWorker::run_source() {
+  sluice_batch request{};
+  request.struct_size = sizeof(request);
+  request.max_messages = plan_.batch;
+  request.budget_us = std::max<int64_t>(plan_.linger.count(), 1000);
+  request.watermark = SLUICE_TIME_UNSET;
+  request.window_start = request.window_end = SLUICE_TIME_UNSET;
+
+  const std::chrono::microseconds kIdleMin(50), kIdleMax(10'000);
+  std::chrono::microseconds idle(0);
+  uint32_t attempt = 0;
+  while (!flow_.stop_requested.load(std::memory_order_relaxed) &&
+         !flow_.forced.load(std::memory_order_relaxed)) {
+    acknowledge();
+    emitter_.begin_call(nullptr, nullptr, 0);
+    const Clock::time_point t0 = Clock::now();
+    const sluice_status status = instance_->process(&ctx_, request);
+    const Clock::time_point t1 = Clock::now();
+    stage_.metrics->process_seconds.record(t1 - t0);
+
+    if (status == SLUICE_ERROR_FATAL) {
+      emitter_.rollback();
+      bump(stage_.metrics->errors);
+      flow_.fail(plan_.name, ctx_.error);
+      return;
+    }
+    if (status == SLUICE_ERROR) {
+      emitter_.rollback();
+      bump(stage_.metrics->errors);
+      if (attempt < plan_.on_error.attempts) {
+        if (!backoff(attempt++)) return;
+        continue;
+      }
+      attempt = 0;
+      if (plan_.on_error.action == ErrorAction::kFail) {
+        flow_.fail(plan_.name, ctx_.error);
+        return;
+      }
+      drop_log("a failed read was skipped: " + ctx_.error);
+      if (!backoff(0)) return;
+      continue;
+    }
+    attempt = 0;
+    const size_t kept = emitter_.commit(nullptr);
+    if (status == SLUICE_END) break;
+    if (status == SLUICE_IDLE || kept == 0) {
+      // Nothing now: send what we hold, then back off (50us doubling to 10ms) without
+      // spinning; acks wake us early.
+      emitter_.flush_all();
+      idle = idle.count() == 0 ? kIdleMin : std::min(idle * 2, kIdleMax);
+      if (inbox_)
+        inbox_->wait(Clock::now() + idle);
+      else
+        flow_.sleep_until(Clock::now() + idle);
+    } else {
+      idle = std::chrono::microseconds(0);
+      emitter_.flush_due(t1);
+    }
+  }
+  emitter_.flush_all();
+  // Wait for the acks of everything this worker emitted (the rest of the flow drains
+  // meanwhile; a forced stop interrupts the wait).
+  if (inbox_) {
+    while (inbox_->outstanding() > 0 && !flow_.forced.load(std::memory_order_relaxed)) {
+      inbox_->wait(Clock::now() + std::chrono::milliseconds(100));
+      acknowledge();
+    }
+    acknowledge();
+  }
+}
+
+void StageWorker::acknowledge() {
+  if (!inbox_) return;
+  inbox_->take_completed(&acked_);
+  if (acked_.empty()) return;
+  // Ack in chunks of the stage's batch size; messages carry only their ids.
+  std::vector<sluice_message> messages;
+  std::vector<const sluice_message*> pointers;
+  for (size_t begin = 0; begin < acked_.size(); begin += plan_.batch) {
+    const size_t end = std::min(acked_.size(), begin + plan_.batch);
+    messages.assign(end - begin, sluice_message{});
+    pointers.resize(end - begin);
+    for (size_t i = begin; i < end; ++i) {
+      sluice_message& m = messages[i - begin];
+      m.struct_size = sizeof(m);
+      std::string_view id = acked_[i]->source_id();
+      m.id = {id.data(), id.size()};
+      m.event_time = m.watermark = SLUICE_TIME_UNSET;
+      pointers[i - begin] = &m;
+    }
+    sluice_batch b{};
+    b.struct_size = sizeof(b);
+    b.messages = pointers.data();
+    b.count = pointers.size();
+    b.watermark = b.window_start = b.window_end = SLUICE_TIME_UNSET;
+    const sluice_status s = instance_->ack(&ctx_, b);
+    if (s != SLUICE_OK)
+      log(LogLevel::kWarn, plan_.name,
+          "ack of " + std::to_string(b.count) + " messages failed: " + ctx_.error);
+    bump(stage_.metrics->acked, b.count);
+  }
+  inbox_->recycle(acked_);
+  acked_.clear();
+}
+
+// ---------------------------------------------------------------------------------
+// Maps and sinks
+
+void StageWorker::run_processor() {
+  BatchQueue& lane = *stage_.lanes[stage_.lanes.size() == 1 ? 0 : worker_index_];
+  while (!flow_.forced.load(std::memory_order_relaxed)) {
+    std::unique_ptr<MessageBatch> batch = lane.try_pop();
+    if (!batch) {
+      // Nothing waiting: do not hold outputs back (this is what keeps latency low at
+      // light load), then block until there is input or the input ends.
+      emitter_.flush_all();
+      batch = lane.pop();
+      if (!batch) break;
+    }
+    const size_t n = batch->size();
+    bump(stage_.metrics->in, n);
+    stage_.metrics->in_progress.fetch_add(static_cast<int64_t>(n), std::memory_order_relaxed);
+    process_batch(*batch);
+    stage_.metrics->in_progress.fetch_sub(static_cast<int64_t>(n), std::memory_order_relaxed);
+    flow_.pool.put(std::move(batch));
+    emitter_.flush_due(Clock::now());
+  }
+}
+
+sluice_status StageWorker::call(MessageBatch& batch, const std::vector<uint32_t>& indexes) {
+  const sluice_message* const* view = batch.view();
+  sluice_batch b{};
+  b.struct_size = sizeof(b);
+  b.watermark = batch.watermark();
+  b.window_start = b.window_end = SLUICE_TIME_UNSET;
+  if (indexes.empty()) {
+    b.messages = view;
+    b.count = batch.size();
+    emitter_.begin_call(&batch, nullptr, b.count);
+  } else {
+    subset_.resize(indexes.size());
+    for (size_t i = 0; i < indexes.size(); ++i) subset_[i] = view[indexes[i]];
+    b.messages = subset_.data();
+    b.count = subset_.size();
+    emitter_.begin_call(&batch, indexes.data(), b.count);
+  }
+  const Clock::time_point t0 = Clock::now();
+  const sluice_status s = instance_->process(&ctx_, b);
+  stage_.metrics->process_seconds.record(Clock::now() - t0);
+  return s;
+}
+
+void StageWorker::process_batch(MessageBatch& batch) {
+  const bool sink = plan_.kind == SLUICE_KIND_SINK;
+  std::vector<uint32_t> indexes;  // empty: the whole batch
+  std::vector<uint8_t> failed;
+  std::vector<uint32_t> retry, give;
+  uint32_t attempt = 0;
+  for (;;) {
+    const size_t count = indexes.empty() ? batch.size() : indexes.size();
+    auto batch_index = [&](size_t i) { return indexes.empty() ? static_cast<uint32_t>(i) : indexes[i]; };
+    const sluice_status status = call(batch, indexes);
+    if (status == SLUICE_ERROR_FATAL) {
+      emitter_.rollback();
+      bump(stage_.metrics->errors);
+      flow_.fail(plan_.name, ctx_.error);
+      return;
+    }
+    if (status != SLUICE_OK) {
+      emitter_.rollback();
+      bump(stage_.metrics->errors);
+      if (attempt < plan_.on_error.attempts && !flow_.forced.load(std::memory_order_relaxed)) {
+        bump(stage_.metrics->retried, count);
+        if (!backoff(attempt++)) return;
+        continue;
+      }
+      if (indexes.empty()) {
+        indexes.resize(batch.size());
+        for (size_t i = 0; i < indexes.size(); ++i) indexes[i] = static_cast<uint32_t>(i);
+      }
+      give_up(batch, indexes, ctx_.error);
+      return;
+    }
+
+    // The call succeeded; some messages may have failed on their own.
+    failed.assign(count, 0);
+    retry.clear();
+    give.clear();
+    std::string reason;
+    for (size_t i = 0; i < count; ++i) {
+      const sluice_outcome o = emitter_.outcome(i);
+      if (o == SLUICE_OUTCOME_OK) continue;
+      failed[i] = 1;
+      if (reason.empty()) reason = emitter_.reason(i);
+      // A map's failed message and a sink's RETRY are retried; a sink's FAILED is
+      // permanent (straight to the final action).
+      if (sink && o == SLUICE_OUTCOME_FAILED)
+        give.push_back(batch_index(i));
+      else
+        retry.push_back(batch_index(i));
+    }
+    emitter_.commit(retry.empty() && give.empty() ? nullptr : &failed);
+    if (sink) {
+      for (size_t i = 0; i < count; ++i)
+        if (!failed[i])
+          if (Lineage* l = batch.lineage(batch_index(i))) l->adjust(-1);
+    }
+    if (!give.empty())
+      give_up(batch, give, reason.empty() ? "the sink reported the message failed" : reason);
+    if (retry.empty()) return;
+    if (reason.empty()) reason = sink ? "the sink asked for a retry" : "the map failed the message";
+    if (attempt < plan_.on_error.attempts && !flow_.forced.load(std::memory_order_relaxed)) {
+      bump(stage_.metrics->retried, retry.size());
+      if (!backoff(attempt++)) return;
+      indexes = retry;
+      continue;
+    }
+    give_up(batch, retry, reason);
+    return;
+  }
+}
+
+void StageWorker::give_up(MessageBatch& batch, const std::vector<uint32_t>& indexes,
+                          const std::string& reason) {
+  bump(stage_.metrics->failed, indexes.size());
+  switch (plan_.on_error.action) {
+    case ErrorAction::kFail: {
+      std::string what = reason.empty() ? std::string("process failed") : reason;
+      if (!indexes.empty())
+        what = "message " + std::string(batch.id(indexes[0])) +
+               (indexes.size() > 1 ? " (and " + std::to_string(indexes.size() - 1) + " more)" : "") +
+               ": " + what;
+      flow_.fail(plan_.name, what);
+      return;
+    }
+    case ErrorAction::kDrop:
+      for (uint32_t i : indexes)
+        if (Lineage* l = batch.lineage(i)) {
+          l->mark_failed();
+          l->adjust(-1);
+        }
+      bump(stage_.metrics->dropped, indexes.size());
+      drops_since_log_ += indexes.size();
+      drop_log(reason);
+      return;
+    case ErrorAction::kFallback:
+      for (uint32_t i : indexes) {
+        if (Lineage* l = batch.lineage(i)) l->mark_failed();
+        emitter_.route_to_fallback(batch, i);  // the lineage moves with the copy
+      }
+      log(LogLevel::kDebug, plan_.name,
+          std::to_string(indexes.size()) + " messages sent to the fallback sink: " + reason);
+      return;
+  }
+}
+
+void StageWorker::drop_log(const std::string& message) {
+  // At most one line a second, with the count since the last line.
+  const Clock::time_point now = Clock::now();
+  if (now < next_drop_log_) return;
+  next_drop_log_ = now + std::chrono::seconds(1);
+  log(LogLevel::kWarn, plan_.name,
+      (drops_since_log_ ? "dropped " + std::to_string(drops_since_log_) + " messages after errors; last error: "
+                        : std::string()) +
+          message);
+  drops_since_log_ = 0;
+}
+
+bool StageWorker::backoff(uint32_t attempt) {
+  const ErrorPolicyPlan& p = plan_.on_error;
+  double us = static_cast<double>(p.initial_interval.count()) * std::pow(p.factor, attempt);
+  us = std::min(us, static_cast<double>(p.cap.count()));
+  return flow_.sleep_until(Clock::now() + std::chrono::microseconds(static_cast<int64_t>(us)));
+}
+
+// ---------------------------------------------------------------------------------
+
+void StageWorker::finish_and_close() {
+  PluginInstance* to_finish = nullptr;
+  if (own_)
+    to_finish = own_.get();
+  else if (stage_.workers_left.fetch_sub(1) == 1)
+    to_finish = stage_.shared_instance.get();  // the last worker of a shared instance
+  if (to_finish != nullptr) {
+    emitter_.begin_call(nullptr, nullptr, 0);
+    const sluice_status s = to_finish->finish(&ctx_);
+    if (s == SLUICE_OK) {
+      emitter_.commit(nullptr);
+    } else {
+      emitter_.rollback();
+      flow_.fail(plan_.name, "finish: " + ctx_.error);
+    }
+  }
+  emitter_.flush_all();
+  emitter_.producers_done();
+  own_.reset();  // destroy() on the thread that created it
+}
+
+}  // namespace sluice::host

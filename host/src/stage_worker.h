@@ -1,0 +1,75 @@
+// One worker thread of one stage: creates (or borrows) the plugin instance, then loops
+// feeding it batches and applying the stage's error policy, and on the way out
+// finishes and destroys the instance on the same thread.
+//
+//   source:     process() with an empty batch and a budget; outputs go downstream;
+//               IDLE backs off without spinning; acks are passed to the plugin between
+//               calls; after END (or a stop request) it waits for the acks of what it
+//               emitted, then finishes.
+//   map / sink: pops batches from its input lane, calls process(), commits or rolls
+//               back outputs, retries failed calls or messages with backoff, then
+//               fails the flow, drops, or routes to the fallback sink.
+//
+// Thread-safety: run() is the thread's body; interrupt() may be called from any thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "flow_state.h"
+#include "sluice/host/ack_inbox.h"
+#include "stage_emitter.h"
+
+namespace sluice::host {
+
+class StageWorker {
+ public:
+  StageWorker(FlowRuntime::State& flow, StageRuntime& stage, uint32_t worker_index);
+  ~StageWorker();
+
+  void run();
+  // Wakes the worker if it waits for acks (forced stop).
+  void interrupt();
+  // Source messages emitted and not yet acknowledged (0 for other kinds).
+  int64_t unacked() const { return inbox_ ? inbox_->outstanding() : 0; }
+  StageRuntime& stage() { return stage_; }
+
+ private:
+  bool create_instance();
+  bool wait_for_go();
+  void run_source();
+  void run_processor();
+  void finish_and_close();
+
+  // Processes one input batch under the error policy.
+  void process_batch(MessageBatch& batch);
+  // One call on the inputs `indexes` of `batch` (all when indexes is empty).
+  sluice_status call(MessageBatch& batch, const std::vector<uint32_t>& indexes);
+  // Gives up on the listed messages according to the policy's final action.
+  void give_up(MessageBatch& batch, const std::vector<uint32_t>& indexes,
+               const std::string& reason);
+  // The backoff before retry number `attempt` (0-based); false when forced to stop.
+  bool backoff(uint32_t attempt);
+  void acknowledge();
+  void drop_log(const std::string& message);
+
+  FlowRuntime::State& flow_;
+  StageRuntime& stage_;
+  const StagePlan& plan_;
+  const uint32_t worker_index_;
+  std::unique_ptr<AckInbox> inbox_;          // sources whose type can ack
+  std::unique_ptr<PluginInstance> own_;      // non-thread-safe types
+  PluginInstance* instance_ = nullptr;       // own_ or the stage's shared instance
+  StageEmitter emitter_;
+  sluice_ctx ctx_;
+
+  std::vector<const sluice_message*> subset_;  // the inputs of a partial call
+  std::vector<uint32_t> all_indexes_;
+  std::vector<Lineage*> acked_;
+  std::vector<std::string> ack_ids_;
+  Clock::time_point next_drop_log_{};
+  uint64_t drops_since_log_ = 0;
+};
+
+}  // namespace sluice::host
