@@ -41,7 +41,7 @@ std::optional<PreparedFlow> prepare_flow(const FlowOptions& options, bool bind) 
   out.registry = std::make_unique<host::PluginRegistry>();
   out.registry->load(host::make_plugin_search_path(cli_dirs, out.plan.plugin_dirs));
   for (const host::PluginLoadError& e : out.registry->errors())
-    host::log(host::LogLevel::kWarn, "plugins", e.message);
+    host::log(host::LogLevel::kDebug, "plugins", e.message);  // bind_plugins mentions them when a type is missing
   if (!host::bind_plugins(&out.plan, out.loaded, *out.registry, &diagnostics)) {
     report();
     return std::nullopt;
