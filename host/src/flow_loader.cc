@@ -729,7 +729,8 @@ class Mapper {
         break;
       case pb::FieldDescriptor::CPPTYPE_ENUM:
         if (const pb::EnumValueDescriptor* e = parse_enum(scalar, path, where, field)) {
-          repeated ? reflection->AddEnum(message, field, e) : reflection->SetEnum(message, field, e);
+          repeated ? reflection->AddEnum(message, field, e)
+                   : reflection->SetEnum(message, field, e);
         }
         break;
       case pb::FieldDescriptor::CPPTYPE_DOUBLE:
@@ -773,10 +774,10 @@ class Mapper {
     if (!scalar.quoted) {
       if (const std::optional<bool> b = bool_word(scalar.text)) return b;
     }
+    const std::string hint = "\"" + scalar.text +
+                             "\" is a string, not a bool; write true or false without quotes";
     error(where, path + " must be true or false, not " + scalar.shown(),
-          looks_boolean(scalar.text)
-              ? "\"" + scalar.text + "\" is a string, not a bool; write true or false without quotes"
-              : "");
+          looks_boolean(scalar.text) ? hint : "");
     return std::nullopt;
   }
 

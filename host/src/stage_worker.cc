@@ -93,7 +93,9 @@ void StageWorker::run_source() {
   request.watermark = SLUICE_TIME_UNSET;
   request.window_start = request.window_end = SLUICE_TIME_UNSET;
 
-  const std::chrono::microseconds kIdleMin(50), kIdleMax(10'000);
+  // IDLE backoff: 50us doubling to 1ms. The cap bounds how long data that arrives at
+  // an idle source waits to be read; 1000 wakeups a second cost next to nothing.
+  const std::chrono::microseconds kIdleMin(50), kIdleMax(1'000);
   std::chrono::microseconds idle(0);
   uint32_t attempt = 0;
   while (!flow_.stop_requested.load(std::memory_order_relaxed) &&
@@ -131,14 +133,19 @@ void StageWorker::run_source() {
     const size_t kept = emitter_.commit(nullptr);
     if (status == SLUICE_END) break;
     if (status == SLUICE_IDLE || kept == 0) {
-      // Nothing now: send what we hold, then back off (50us doubling to 10ms) without
-      // spinning; acks wake us early.
+      // Nothing now: send what we hold, then back off without spinning; acks wake us
+      // early.
       emitter_.flush_all();
       idle = idle.count() == 0 ? kIdleMin : std::min(idle * 2, kIdleMax);
       if (inbox_)
         inbox_->wait(Clock::now() + idle);
       else
         flow_.sleep_until(Clock::now() + idle);
+    } else if (kept < plan_.batch) {
+      // Less than a batch: the source has caught up with its input. Holding these back
+      // for a fuller batch would only add latency.
+      idle = std::chrono::microseconds(0);
+      emitter_.flush_all();
     } else {
       idle = std::chrono::microseconds(0);
       emitter_.flush_due(t1);

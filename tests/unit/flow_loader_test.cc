@@ -386,7 +386,8 @@ TEST(FlowLoaderDurations, Good) {
       {"1.25s", 1, 250'000'000}, {".5s", 0, 500'000'000}, {"0.0", 0, 0}, {"\"36h\"", 129600, 0},
   };
   for (const Case& c : cases) {
-    const Loaded loaded = load(std::string("gracePeriod: ") + c.text + "\n" + source_stage_with(""));
+    const Loaded loaded =
+        load("gracePeriod: " + std::string(c.text) + "\n" + source_stage_with(""));
     ASSERT_TRUE(loaded.flow) << c.text << ": " << loaded.diagnostics.format();
     EXPECT_EQ(loaded.flow->spec.grace_period().seconds(), c.seconds) << c.text;
     EXPECT_EQ(loaded.flow->spec.grace_period().nanos(), c.nanos) << c.text;
@@ -410,7 +411,8 @@ TEST(FlowLoaderDurations, Bad) {
       {"10000000h", "gracePeriod: '10000000h' is too long", "durations go up to about 292 years"},
   };
   for (const Case& c : cases) {
-    const Loaded loaded = load(std::string("gracePeriod: ") + c.text + "\n" + source_stage_with(""));
+    const Loaded loaded =
+        load("gracePeriod: " + std::string(c.text) + "\n" + source_stage_with(""));
     ASSERT_EQ(loaded.diagnostics.size(), 1u) << c.text;
     EXPECT_EQ(loaded.error(0).where, "flow.yaml:1:14") << c.text;
     EXPECT_EQ(loaded.error(0).message, c.message);
