@@ -59,9 +59,12 @@ std::string count_of(std::uint64_t n, const std::string& noun) {
 std::string escape_token(const std::string& token) {
   std::string out;
   for (char c : token) {
-    if (c == '~') out += "~0";
-    else if (c == '/') out += "~1";
-    else out += c;
+    if (c == '~')
+      out += "~0";
+    else if (c == '/')
+      out += "~1";
+    else
+      out += c;
   }
   return out;
 }
@@ -107,15 +110,15 @@ enum TypeBit : unsigned {
 
 struct TypeName {
   TypeBit bit;
-  const char* name;     // as written in a schema
-  const char* with_a;   // as said in a message
+  const char* name;    // as written in a schema
+  const char* with_a;  // as said in a message
 };
 
 // In the order messages list them ("expected a string or null").
 constexpr TypeName kTypeNames[] = {
-    {kObject, "object", "an object"},   {kArray, "array", "an array"},
-    {kString, "string", "a string"},    {kInteger, "integer", "an integer"},
-    {kNumber, "number", "a number"},    {kBoolean, "boolean", "a boolean"},
+    {kObject, "object", "an object"}, {kArray, "array", "an array"},
+    {kString, "string", "a string"},  {kInteger, "integer", "an integer"},
+    {kNumber, "number", "a number"},  {kBoolean, "boolean", "a boolean"},
     {kNull, "null", "null"},
 };
 
@@ -151,7 +154,8 @@ struct Pattern {
 // other (subschemas, $ref targets) and are owned by Impl::nodes.
 struct Node {
   std::string location;  // JSON Pointer within the schema document, for parse errors
-  bool rejects_all = false;  // the schema `false`; `true` is simply a Node with no keywords
+  bool rejects_all =
+      false;  // the schema `false`; `true` is simply a Node with no keywords
 
   unsigned types = 0;  // TypeBit mask; 0: any type
   std::optional<json> const_value;
@@ -173,7 +177,8 @@ struct Node {
   // objects
   std::map<std::string, const Node*> properties;  // sorted: "known keys" lists them so
   std::vector<std::pair<Pattern, const Node*>> pattern_properties;
-  const Node* additional_properties = nullptr;  // for keys matched by neither of the above
+  const Node* additional_properties =
+      nullptr;  // for keys matched by neither of the above
   std::vector<std::string> required;
   std::optional<std::uint64_t> min_properties, max_properties;
 
@@ -207,14 +212,16 @@ struct SchemaError {
 // Standard keywords this checker does not implement. Ignoring them like annotations
 // would quietly accept configs their authors meant to refuse, so they are errors.
 constexpr const char* kUnsupported[] = {
-    "additionalItems",  "contains",          "dependencies",          "dependentRequired",
-    "dependentSchemas", "maxContains",       "minContains",           "propertyNames",
-    "unevaluatedItems", "unevaluatedProperties", "$dynamicRef",       "$recursiveRef",
+    "additionalItems",       "contains",         "dependencies",
+    "dependentRequired",     "dependentSchemas", "maxContains",
+    "minContains",           "propertyNames",    "unevaluatedItems",
+    "unevaluatedProperties", "$dynamicRef",      "$recursiveRef",
 };
 
 class Parser {
  public:
-  Parser(const json& document, std::deque<Node>& nodes) : document_(document), nodes_(nodes) {}
+  Parser(const json& document, std::deque<Node>& nodes)
+      : document_(document), nodes_(nodes) {}
 
   const Node* parse_root() {
     const Node* root = node_at("", document_);
@@ -226,7 +233,8 @@ class Parser {
   // The node for the schema at `location`, parsed once: a $ref to a schema that is
   // still being parsed (recursion) gets the same node.
   const Node* node_at(const std::string& location, const json& schema) {
-    if (auto it = by_location_.find(location); it != by_location_.end()) return it->second;
+    if (auto it = by_location_.find(location); it != by_location_.end())
+      return it->second;
     Node& node = nodes_.emplace_back();
     node.location = location;
     by_location_[location] = &node;
@@ -236,8 +244,10 @@ class Parser {
 
   static std::string shown(const std::string& location) { return "#" + location; }
 
-  [[noreturn]] static void fail(const Node& node, const char* keyword, const std::string& what) {
-    throw SchemaError{"\"" + std::string(keyword) + "\" at " + shown(node.location) + " " + what};
+  [[noreturn]] static void fail(const Node& node, const char* keyword,
+                                const std::string& what) {
+    throw SchemaError{"\"" + std::string(keyword) + "\" at " + shown(node.location) +
+                      " " + what};
   }
 
   void parse_into(Node& node, const json& schema) {
@@ -250,7 +260,8 @@ class Parser {
                         " must be an object or a boolean, got " + compact(schema)};
 
     for (const char* keyword : kUnsupported)
-      if (schema.contains(keyword)) fail(node, keyword, "is not supported by this checker");
+      if (schema.contains(keyword))
+        fail(node, keyword, "is not supported by this checker");
 
     if (const json* v = find(schema, "type")) node.types = types(node, *v);
     if (const json* v = find(schema, "const")) node.const_value = *v;
@@ -265,7 +276,8 @@ class Parser {
     node.exclusive_maximum = number(node, schema, "exclusiveMaximum");
     node.multiple_of = number(node, schema, "multipleOf");
     if (node.multiple_of && !(node.multiple_of->get<double>() > 0))
-      fail(node, "multipleOf", "must be greater than 0, got " + compact(*node.multiple_of));
+      fail(node, "multipleOf",
+           "must be greater than 0, got " + compact(*node.multiple_of));
 
     node.min_length = count(node, schema, "minLength");
     node.max_length = count(node, schema, "maxLength");
@@ -278,19 +290,22 @@ class Parser {
       node.prefix_items = schema_list(node, "prefixItems", *v);
     if (const json* v = find(schema, "items")) {
       if (v->is_array())  // the draft-07 tuple form, renamed in 2020-12
-        fail(node, "items", "must be a schema (for a list of schemas use \"prefixItems\")");
+        fail(node, "items",
+             "must be a schema (for a list of schemas use \"prefixItems\")");
       node.items = subschema(node, "items", *v);
     }
     node.min_items = count(node, schema, "minItems");
     node.max_items = count(node, schema, "maxItems");
     if (const json* v = find(schema, "uniqueItems")) {
-      if (!v->is_boolean()) fail(node, "uniqueItems", "must be true or false, got " + compact(*v));
+      if (!v->is_boolean())
+        fail(node, "uniqueItems", "must be true or false, got " + compact(*v));
       node.unique_items = v->get<bool>();
     }
 
     if (const json* v = find(schema, "properties")) {
       for (const auto& [key, sub] : schema_map(node, "properties", *v).items())
-        node.properties[key] = node_at(node.location + "/properties/" + escape_token(key), sub);
+        node.properties[key] =
+            node_at(node.location + "/properties/" + escape_token(key), sub);
     }
     if (const json* v = find(schema, "patternProperties")) {
       for (const auto& [key, sub] : schema_map(node, "patternProperties", *v).items())
@@ -301,7 +316,8 @@ class Parser {
     if (const json* v = find(schema, "additionalProperties"))
       node.additional_properties = subschema(node, "additionalProperties", *v);
     if (const json* v = find(schema, "required")) {
-      if (!v->is_array()) fail(node, "required", "must be an array of key names, got " + compact(*v));
+      if (!v->is_array())
+        fail(node, "required", "must be an array of key names, got " + compact(*v));
       for (const json& key : *v) {
         if (!key.is_string())
           fail(node, "required", "must list key names (strings), got " + compact(key));
@@ -312,17 +328,22 @@ class Parser {
     node.max_properties = count(node, schema, "maxProperties");
 
     if (const json* v = find(schema, "$ref")) node.ref = resolve(node, *v);
-    if (const json* v = find(schema, "allOf")) node.all_of = schema_list(node, "allOf", *v);
-    if (const json* v = find(schema, "anyOf")) node.any_of = schema_list(node, "anyOf", *v);
-    if (const json* v = find(schema, "oneOf")) node.one_of = schema_list(node, "oneOf", *v);
+    if (const json* v = find(schema, "allOf"))
+      node.all_of = schema_list(node, "allOf", *v);
+    if (const json* v = find(schema, "anyOf"))
+      node.any_of = schema_list(node, "anyOf", *v);
+    if (const json* v = find(schema, "oneOf"))
+      node.one_of = schema_list(node, "oneOf", *v);
     if (const json* v = find(schema, "not")) {
       node.not_schema = subschema(node, "not", *v);
       node.not_text = compact(*v);
     }
     // then/else without if do nothing, but are still parsed so their mistakes show.
     if (const json* v = find(schema, "if")) node.if_schema = subschema(node, "if", *v);
-    if (const json* v = find(schema, "then")) node.then_schema = subschema(node, "then", *v);
-    if (const json* v = find(schema, "else")) node.else_schema = subschema(node, "else", *v);
+    if (const json* v = find(schema, "then"))
+      node.then_schema = subschema(node, "then", *v);
+    if (const json* v = find(schema, "else"))
+      node.else_schema = subschema(node, "else", *v);
 
     // Definitions are parsed even when nothing refers to them, so a mistake in one is
     // reported when the plugin's schema is loaded rather than when it is first used.
@@ -340,8 +361,8 @@ class Parser {
 
   unsigned types(const Node& node, const json& value) {
     // "type" is one name or a non-empty list of names.
-    std::vector<json> names = value.is_array() ? value.get<std::vector<json>>()
-                                               : std::vector<json>{value};
+    std::vector<json> names =
+        value.is_array() ? value.get<std::vector<json>>() : std::vector<json>{value};
     if (names.empty()) fail(node, "type", "must not be an empty list");
     unsigned mask = 0;
     for (const json& name : names) {
@@ -350,8 +371,10 @@ class Parser {
         if (name.is_string() && name.get<std::string>() == t.name) bit = t.bit;
       if (bit == 0)
         fail(node, "type",
-             "must be one of object, array, string, integer, number, boolean, null (or a list "
-             "of them), got " + compact(name));
+             "must be one of object, array, string, integer, number, boolean, null (or a "
+             "list "
+             "of them), got " +
+                 compact(name));
       mask |= bit;
     }
     return mask;
@@ -365,7 +388,8 @@ class Parser {
   }
 
   // A count (minLength, maxItems, ...): a non-negative integer, 3.0 included.
-  std::optional<std::uint64_t> count(const Node& node, const json& schema, const char* keyword) {
+  std::optional<std::uint64_t> count(const Node& node, const json& schema,
+                                     const char* keyword) {
     const json* v = find(schema, keyword);
     if (!v) return std::nullopt;
     if (v->is_number_unsigned()) return v->get<std::uint64_t>();
@@ -379,7 +403,8 @@ class Parser {
     try {
       return Pattern{source, std::regex(source, std::regex::ECMAScript)};
     } catch (const std::regex_error& e) {
-      fail(node, keyword, quoted(source) + " is not a valid regular expression: " + e.what());
+      fail(node, keyword,
+           quoted(source) + " is not a valid regular expression: " + e.what());
     }
   }
 
@@ -387,7 +412,8 @@ class Parser {
     return node_at(node.location + "/" + keyword, value);
   }
 
-  std::vector<const Node*> schema_list(const Node& node, const char* keyword, const json& value) {
+  std::vector<const Node*> schema_list(const Node& node, const char* keyword,
+                                       const json& value) {
     if (!value.is_array() || value.empty())
       fail(node, keyword, "must be a non-empty array of schemas, got " + compact(value));
     std::vector<const Node*> out;
@@ -399,7 +425,8 @@ class Parser {
 
   // An object whose values are schemas (properties, $defs, ...); returned as is after
   // checking its shape, so the caller builds each member's location.
-  static const json& schema_map(const Node& node, const char* keyword, const json& value) {
+  static const json& schema_map(const Node& node, const char* keyword,
+                                const json& value) {
     if (!value.is_object())
       fail(node, keyword, "must be an object of schemas, got " + compact(value));
     return value;
@@ -413,15 +440,18 @@ class Parser {
     if (ref.empty() || ref[0] != '#')
       fail(node, "$ref",
            "must refer into this schema (\"#/$defs/name\"); other documents are not "
-           "supported, got " + quoted(ref));
+           "supported, got " +
+               quoted(ref));
     std::optional<std::string> pointer = percent_decode(ref.substr(1));
     if (!pointer || (!pointer->empty() && (*pointer)[0] != '/'))
       fail(node, "$ref",
-           "must be \"#\" or \"#\" followed by a JSON Pointer such as \"#/$defs/name\", got " +
+           "must be \"#\" or \"#\" followed by a JSON Pointer such as \"#/$defs/name\", "
+           "got " +
                quoted(ref));
     try {
       json::json_pointer target(*pointer);
-      if (!document_.contains(target)) fail(node, "$ref", quoted(ref) + " does not resolve");
+      if (!document_.contains(target))
+        fail(node, "$ref", quoted(ref) + " does not resolve");
       // to_string() spells the pointer the way node locations are spelled, so a target
       // reached both by $ref and by nesting is one node.
       return node_at(target.to_string(), document_.at(target));
@@ -444,7 +474,8 @@ class Parser {
     if (state[node] == 1) {
       std::vector<std::string> steps;
       auto start = std::find(path.begin(), path.end(), node);
-      for (auto it = start; it != path.end(); ++it) steps.push_back(shown((*it)->location));
+      for (auto it = start; it != path.end(); ++it)
+        steps.push_back(shown((*it)->location));
       steps.push_back(shown(node->location));
       throw SchemaError{"the schema at " + shown(node->location) +
                         " refers back to itself without going into the value (" +
@@ -524,8 +555,9 @@ bool is_multiple(const json& value, const json& divisor) {
     const auto d = divisor.get<std::uint64_t>();
     if (value.is_number_unsigned()) return value.get<std::uint64_t>() % d == 0;
     const auto v = value.get<std::int64_t>();
-    const std::uint64_t magnitude =
-        v < 0 ? std::uint64_t{0} - static_cast<std::uint64_t>(v) : static_cast<std::uint64_t>(v);
+    const std::uint64_t magnitude = v < 0
+                                        ? std::uint64_t{0} - static_cast<std::uint64_t>(v)
+                                        : static_cast<std::uint64_t>(v);
     return magnitude % d == 0;
   }
   // Decimals have no exact binary form (0.3 / 0.1 is 2.9999999999999996), so a quotient
@@ -538,7 +570,8 @@ bool is_multiple(const json& value, const json& divisor) {
 
 void check(const Node& node, const json& value, const Place& place, Findings& out);
 
-void check_number(const Node& node, const json& value, const Place& place, Findings& out) {
+void check_number(const Node& node, const json& value, const Place& place,
+                  Findings& out) {
   const std::string shown = compact(value);
   if (node.minimum && less(value, *node.minimum))
     report(out, place, shown + " is less than the minimum " + compact(*node.minimum));
@@ -546,33 +579,40 @@ void check_number(const Node& node, const json& value, const Place& place, Findi
     report(out, place, shown + " is greater than the maximum " + compact(*node.maximum));
   if (node.exclusive_minimum && !less(*node.exclusive_minimum, value))
     report(out, place,
-           shown + " is not greater than the exclusive minimum " + compact(*node.exclusive_minimum));
+           shown + " is not greater than the exclusive minimum " +
+               compact(*node.exclusive_minimum));
   if (node.exclusive_maximum && !less(value, *node.exclusive_maximum))
     report(out, place,
-           shown + " is not less than the exclusive maximum " + compact(*node.exclusive_maximum));
+           shown + " is not less than the exclusive maximum " +
+               compact(*node.exclusive_maximum));
   if (node.multiple_of && !is_multiple(value, *node.multiple_of))
     report(out, place, shown + " is not a multiple of " + compact(*node.multiple_of));
 }
 
-void check_string(const Node& node, const json& value, const Place& place, Findings& out) {
+void check_string(const Node& node, const json& value, const Place& place,
+                  Findings& out) {
   const std::string& text = value.get_ref<const std::string&>();
   const std::uint64_t length = code_points(text);
   if (node.min_length && length < *node.min_length)
-    report(out, place, compact(value) + " has " + count_of(length, "character") +
-                           ", fewer than the minimum " + std::to_string(*node.min_length));
+    report(out, place,
+           compact(value) + " has " + count_of(length, "character") +
+               ", fewer than the minimum " + std::to_string(*node.min_length));
   if (node.max_length && length > *node.max_length)
-    report(out, place, compact(value) + " has " + count_of(length, "character") +
-                           ", more than the maximum " + std::to_string(*node.max_length));
+    report(out, place,
+           compact(value) + " has " + count_of(length, "character") +
+               ", more than the maximum " + std::to_string(*node.max_length));
   if (node.pattern) {
     // Search, not full match: JSON Schema patterns are unanchored ("^...$" anchors).
     // std::regex can give up on a pathological pattern/input pair; say so instead of
     // throwing out of validate().
     try {
       if (!std::regex_search(text, node.pattern->regex))
-        report(out, place, compact(value) + " does not match the pattern " + node.pattern->source);
+        report(out, place,
+               compact(value) + " does not match the pattern " + node.pattern->source);
     } catch (const std::regex_error& e) {
-      report(out, place, compact(value) + " could not be checked against the pattern " +
-                             node.pattern->source + ": " + e.what());
+      report(out, place,
+             compact(value) + " could not be checked against the pattern " +
+                 node.pattern->source + ": " + e.what());
     }
   }
 }
@@ -580,11 +620,13 @@ void check_string(const Node& node, const json& value, const Place& place, Findi
 void check_array(const Node& node, const json& value, const Place& place, Findings& out) {
   const std::size_t size = value.size();
   if (node.min_items && size < *node.min_items)
-    report(out, place, "has " + count_of(size, "item") + ", fewer than the minimum " +
-                           std::to_string(*node.min_items));
+    report(out, place,
+           "has " + count_of(size, "item") + ", fewer than the minimum " +
+               std::to_string(*node.min_items));
   if (node.max_items && size > *node.max_items)
-    report(out, place, "has " + count_of(size, "item") + ", more than the maximum " +
-                           std::to_string(*node.max_items));
+    report(out, place,
+           "has " + count_of(size, "item") + ", more than the maximum " +
+               std::to_string(*node.max_items));
   for (std::size_t i = 0; i < size; ++i) {
     const Place item = place.child(std::to_string(i), i);
     if (i < node.prefix_items.size()) {
@@ -592,9 +634,9 @@ void check_array(const Node& node, const json& value, const Place& place, Findin
     } else if (node.items && node.items->rejects_all) {
       // "items": false closes a tuple; say how long it may be rather than "not allowed".
       const std::size_t n = node.prefix_items.size();
-      report(out, item, n == 0 ? "unexpected item (the array must be empty)"
-                               : "unexpected item (at most " + count_of(n, "item") +
-                                     " allowed)");
+      report(out, item,
+             n == 0 ? "unexpected item (the array must be empty)"
+                    : "unexpected item (at most " + count_of(n, "item") + " allowed)");
     } else if (node.items) {
       check(*node.items, value[i], item, out);
     }
@@ -616,7 +658,8 @@ std::string unknown_key_message(const Node& node, const std::string& key) {
   std::vector<std::string> known;
   for (const auto& [name, sub] : node.properties) known.push_back(name);
   std::vector<std::string> patterns;
-  for (const auto& [pattern, sub] : node.pattern_properties) patterns.push_back(pattern.source);
+  for (const auto& [pattern, sub] : node.pattern_properties)
+    patterns.push_back(pattern.source);
 
   std::string message = "unknown key " + quoted(key);
   if (known.empty() && patterns.empty()) return message + " (no keys are allowed)";
@@ -626,16 +669,19 @@ std::string unknown_key_message(const Node& node, const std::string& key) {
   return message + ")";
 }
 
-void check_object(const Node& node, const json& value, const Place& place, Findings& out) {
+void check_object(const Node& node, const json& value, const Place& place,
+                  Findings& out) {
   for (const std::string& key : node.required)
     if (!value.contains(key)) report(out, place, "missing required key " + quoted(key));
   const std::size_t size = value.size();
   if (node.min_properties && size < *node.min_properties)
-    report(out, place, "has " + count_of(size, "key") + ", fewer than the minimum " +
-                           std::to_string(*node.min_properties));
+    report(out, place,
+           "has " + count_of(size, "key") + ", fewer than the minimum " +
+               std::to_string(*node.min_properties));
   if (node.max_properties && size > *node.max_properties)
-    report(out, place, "has " + count_of(size, "key") + ", more than the maximum " +
-                           std::to_string(*node.max_properties));
+    report(out, place,
+           "has " + count_of(size, "key") + ", more than the maximum " +
+               std::to_string(*node.max_properties));
 
   std::size_t position = 0;
   for (auto it = value.begin(); it != value.end(); ++it, ++position) {
@@ -674,19 +720,26 @@ std::string first_problem(Findings found, const Place& place) {
   std::string text = first.message;
   if (first.place.pointer != place.pointer)
     text = "at " + first.place.pointer.substr(place.pointer.size()) + ": " + text;
-  if (found.size() > 1) text += " (and " + count_of(found.size() - 1, "more problem") + ")";
+  if (found.size() > 1)
+    text += " (and " + count_of(found.size() - 1, "more problem") + ")";
   return text;
 }
 
 std::string none_matched(const std::vector<Findings>& failures, const Place& place) {
   std::vector<std::string> forms;
-  for (std::size_t i = 0; i < failures.size(); ++i)
-    forms.push_back("(" + std::to_string(i + 1) + ") " + first_problem(failures[i], place));
+  for (std::size_t i = 0; i < failures.size(); ++i) {
+    // Built with += : GCC 12 at -O3 misreports "(" + std::to_string(...) (-Wrestrict,
+    // GCC bug 105329), which -Werror would turn into a failed Release build.
+    std::string form = "(";
+    form += std::to_string(i + 1) + ") " + first_problem(failures[i], place);
+    forms.push_back(std::move(form));
+  }
   return "matches none of the " + std::to_string(failures.size()) +
          " allowed forms: " + join(forms, "; ");
 }
 
-void check_any_of(const Node& node, const json& value, const Place& place, Findings& out) {
+void check_any_of(const Node& node, const json& value, const Place& place,
+                  Findings& out) {
   std::vector<Findings> failures;
   for (const Node* alternative : node.any_of) {
     Findings found;
@@ -697,21 +750,25 @@ void check_any_of(const Node& node, const json& value, const Place& place, Findi
   report(out, place, none_matched(failures, place));
 }
 
-void check_one_of(const Node& node, const json& value, const Place& place, Findings& out) {
+void check_one_of(const Node& node, const json& value, const Place& place,
+                  Findings& out) {
   std::vector<Findings> failures;
   std::vector<std::string> matched;  // 1-based numbers of the forms that matched
   for (std::size_t i = 0; i < node.one_of.size(); ++i) {
     Findings found;
     check(*node.one_of[i], value, place, found);
-    if (found.empty()) matched.push_back(std::to_string(i + 1));
-    else failures.push_back(std::move(found));
+    if (found.empty())
+      matched.push_back(std::to_string(i + 1));
+    else
+      failures.push_back(std::move(found));
   }
   if (matched.empty())
     report(out, place, none_matched(failures, place));
   else if (matched.size() > 1)
-    report(out, place, "matches " + std::to_string(matched.size()) + " of the " +
-                           std::to_string(node.one_of.size()) + " allowed forms (" +
-                           join(matched, " and ") + "), but must match exactly one");
+    report(out, place,
+           "matches " + std::to_string(matched.size()) + " of the " +
+               std::to_string(node.one_of.size()) + " allowed forms (" +
+               join(matched, " and ") + "), but must match exactly one");
 }
 
 void check(const Node& node, const json& value, const Place& place, Findings& out) {
@@ -729,10 +786,10 @@ void check(const Node& node, const json& value, const Place& place, Findings& ou
     return;
   }
   if (node.const_value && value != *node.const_value)
-    report(out, place, "expected " + compact(*node.const_value) + ", got " + compact(value));
-  if (node.enum_values &&
-      std::find(node.enum_values->begin(), node.enum_values->end(), value) ==
-          node.enum_values->end()) {
+    report(out, place,
+           "expected " + compact(*node.const_value) + ", got " + compact(value));
+  if (node.enum_values && std::find(node.enum_values->begin(), node.enum_values->end(),
+                                    value) == node.enum_values->end()) {
     std::vector<std::string> allowed;
     for (const json& v : *node.enum_values) allowed.push_back(compact(v));
     report(out, place, compact(value) + " is not one of: " + join(allowed, ", "));
@@ -773,7 +830,8 @@ std::optional<JsonSchema> JsonSchema::parse(std::string_view text, std::string* 
   } catch (const json::parse_error& e) {
     // what() starts with "[json.exception.parse_error.101] ", which helps nobody.
     std::string what = e.what();
-    if (auto end = what.find("] "); what.rfind("[json.exception", 0) == 0 && end != std::string::npos)
+    if (auto end = what.find("] ");
+        what.rfind("[json.exception", 0) == 0 && end != std::string::npos)
       what = what.substr(end + 2);
     return set_error("the schema is not valid JSON: " + what);
   }

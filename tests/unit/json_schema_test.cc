@@ -51,7 +51,8 @@ std::vector<std::string> problems(const JsonSchema& schema, const json& instance
   return out;
 }
 
-std::vector<std::string> problems(const std::string& schema, const std::string& instance) {
+std::vector<std::string> problems(const std::string& schema,
+                                  const std::string& instance) {
   return problems(compile(schema), json::parse(instance));
 }
 
@@ -79,8 +80,9 @@ TEST(JsonSchemaParseTest, RefusesTextThatIsNotJson) {
 TEST(JsonSchemaParseTest, RefusesAnythingButAnObjectOrBooleanAsASchema) {
   EXPECT_EQ(parse_error("5"), "the schema at # must be an object or a boolean, got 5");
   EXPECT_EQ(parse_error("[]"), "the schema at # must be an object or a boolean, got []");
-  EXPECT_EQ(parse_error(R"({"properties": {"a": "string"}})"),
-            "the schema at #/properties/a must be an object or a boolean, got \"string\"");
+  EXPECT_EQ(
+      parse_error(R"({"properties": {"a": "string"}})"),
+      "the schema at #/properties/a must be an object or a boolean, got \"string\"");
   EXPECT_EQ(parse_error(R"({"items": null})"),
             "the schema at #/items must be an object or a boolean, got null");
 }
@@ -92,12 +94,14 @@ TEST(JsonSchemaParseTest, ErrorNamesTheKeywordAndItsLocation) {
             "\"required\" at # must be an array of key names, got 5");
   EXPECT_EQ(parse_error(R"({"required": ["a", 5]})"),
             "\"required\" at # must list key names (strings), got 5");
-  EXPECT_EQ(parse_error(R"({"type": "bogus"})"),
-            "\"type\" at # must be one of object, array, string, integer, number, boolean, "
-            "null (or a list of them), got \"bogus\"");
-  EXPECT_EQ(parse_error(R"({"type": ["string", 5]})"),
-            "\"type\" at # must be one of object, array, string, integer, number, boolean, "
-            "null (or a list of them), got 5");
+  EXPECT_EQ(
+      parse_error(R"({"type": "bogus"})"),
+      "\"type\" at # must be one of object, array, string, integer, number, boolean, "
+      "null (or a list of them), got \"bogus\"");
+  EXPECT_EQ(
+      parse_error(R"({"type": ["string", 5]})"),
+      "\"type\" at # must be one of object, array, string, integer, number, boolean, "
+      "null (or a list of them), got 5");
   EXPECT_EQ(parse_error(R"({"type": []})"), "\"type\" at # must not be an empty list");
 }
 
@@ -109,16 +113,21 @@ TEST(JsonSchemaParseTest, RefusesMalformedKeywordValues) {
   const Case cases[] = {
       {R"({"enum": "a"})", "\"enum\" at # must be an array, got \"a\""},
       {R"({"maximum": true})", "\"maximum\" at # must be a number, got true"},
-      {R"({"exclusiveMinimum": true})", "\"exclusiveMinimum\" at # must be a number, got true"},
+      {R"({"exclusiveMinimum": true})",
+       "\"exclusiveMinimum\" at # must be a number, got true"},
       {R"({"multipleOf": 0})", "\"multipleOf\" at # must be greater than 0, got 0"},
       {R"({"multipleOf": -2})", "\"multipleOf\" at # must be greater than 0, got -2"},
-      {R"({"minLength": -1})", "\"minLength\" at # must be a non-negative integer, got -1"},
-      {R"({"maxItems": 1.5})", "\"maxItems\" at # must be a non-negative integer, got 1.5"},
+      {R"({"minLength": -1})",
+       "\"minLength\" at # must be a non-negative integer, got -1"},
+      {R"({"maxItems": 1.5})",
+       "\"maxItems\" at # must be a non-negative integer, got 1.5"},
       {R"({"minProperties": "2"})",
        "\"minProperties\" at # must be a non-negative integer, got \"2\""},
       {R"({"pattern": 5})", "\"pattern\" at # must be a string, got 5"},
-      {R"({"uniqueItems": "yes"})", "\"uniqueItems\" at # must be true or false, got \"yes\""},
-      {R"({"properties": []})", "\"properties\" at # must be an object of schemas, got []"},
+      {R"({"uniqueItems": "yes"})",
+       "\"uniqueItems\" at # must be true or false, got \"yes\""},
+      {R"({"properties": []})",
+       "\"properties\" at # must be an object of schemas, got []"},
       {R"({"patternProperties": 1})",
        "\"patternProperties\" at # must be an object of schemas, got 1"},
       {R"({"additionalProperties": 5})",
@@ -131,7 +140,8 @@ TEST(JsonSchemaParseTest, RefusesMalformedKeywordValues) {
        "\"prefixItems\" at # must be a non-empty array of schemas, got []"},
       {R"({"items": [{}, {}]})",
        "\"items\" at # must be a schema (for a list of schemas use \"prefixItems\")"},
-      {R"({"not": "x"})", "the schema at #/not must be an object or a boolean, got \"x\""},
+      {R"({"not": "x"})",
+       "the schema at #/not must be an object or a boolean, got \"x\""},
       {R"({"$defs": {"a": {"type": 1}}})",
        "\"type\" at #/$defs/a must be one of object, array, string, integer, number, "
        "boolean, null (or a list of them), got 1"},
@@ -147,24 +157,29 @@ TEST(JsonSchemaParseTest, AcceptsWholeNumbersWrittenAsFloatsForCounts) {
 
 TEST(JsonSchemaParseTest, RefusesBadRegexesAtParseTime) {
   std::string error = parse_error(R"({"properties": {"name": {"pattern": "([a-z"}}})");
-  EXPECT_EQ(error.rfind(
-                "\"pattern\" at #/properties/name \"([a-z\" is not a valid regular expression: ",
-                0),
+  EXPECT_EQ(error.rfind("\"pattern\" at #/properties/name \"([a-z\" is not a valid "
+                        "regular expression: ",
+                        0),
             0u)
       << error;
   error = parse_error(R"({"patternProperties": {"x(": {}}})");
-  EXPECT_EQ(error.rfind("\"patternProperties\" at # \"x(\" is not a valid regular expression: ", 0),
-            0u)
+  EXPECT_EQ(
+      error.rfind("\"patternProperties\" at # \"x(\" is not a valid regular expression: ",
+                  0),
+      0u)
       << error;
 }
 
 TEST(JsonSchemaParseTest, RefusesStandardKeywordsItDoesNotImplement) {
-  for (const char* keyword : {"contains", "propertyNames", "dependentRequired",
-                              "dependentSchemas", "unevaluatedProperties", "unevaluatedItems",
-                              "additionalItems", "dependencies", "minContains"}) {
-    std::string schema = std::string(R"({"properties": {"a": {")") + keyword + R"(": {}}}})";
-    EXPECT_EQ(parse_error(schema), "\"" + std::string(keyword) +
-                                       "\" at #/properties/a is not supported by this checker");
+  for (const char* keyword :
+       {"contains", "propertyNames", "dependentRequired", "dependentSchemas",
+        "unevaluatedProperties", "unevaluatedItems", "additionalItems", "dependencies",
+        "minContains"}) {
+    std::string schema =
+        std::string(R"({"properties": {"a": {")") + keyword + R"(": {}}}})";
+    std::string expected = std::string("\"") + keyword +
+                           "\" at #/properties/a is not supported by this checker";
+    EXPECT_EQ(parse_error(schema), expected);
   }
 }
 
@@ -173,7 +188,8 @@ TEST(JsonSchemaParseTest, IgnoresAnnotationsAndUnknownKeywords) {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://example.com/x", "$comment": "hi",
     "title": "T", "description": "D", "default": 3, "examples": [1, 2],
-    "format": "email", "deprecated": true, "readOnly": false, "x-sluice-ui": {"widget": 1},
+    "format": "email", "deprecated": true, "readOnly": false,
+    "x-sluice-ui": {"widget": 1},
     "type": "integer"
   })");
   EXPECT_EQ(problems(schema, json(3)), Lines{});
@@ -186,9 +202,10 @@ TEST(JsonSchemaParseTest, RefusesRefsThatDoNotResolve) {
             "\"$ref\" at # \"#/$defs/nope\" does not resolve");
   EXPECT_EQ(parse_error(R"({"properties": {"a": {"$ref": "#/definitions/x"}}})"),
             "\"$ref\" at #/properties/a \"#/definitions/x\" does not resolve");
-  EXPECT_EQ(parse_error(R"({"$ref": "other.json#/$defs/a"})"),
-            "\"$ref\" at # must refer into this schema (\"#/$defs/name\"); other documents "
-            "are not supported, got \"other.json#/$defs/a\"");
+  EXPECT_EQ(
+      parse_error(R"({"$ref": "other.json#/$defs/a"})"),
+      "\"$ref\" at # must refer into this schema (\"#/$defs/name\"); other documents "
+      "are not supported, got \"other.json#/$defs/a\"");
   EXPECT_EQ(parse_error(R"({"$ref": "#anchor"})"),
             "\"$ref\" at # must be \"#\" or \"#\" followed by a JSON Pointer such as "
             "\"#/$defs/name\", got \"#anchor\"");
@@ -201,15 +218,18 @@ TEST(JsonSchemaParseTest, RefusesRefsThatDoNotResolve) {
 }
 
 TEST(JsonSchemaParseTest, RefusesRefLoopsThatNeverGoIntoTheValue) {
-  EXPECT_EQ(parse_error(R"({"$ref": "#"})"),
-            "the schema at # refers back to itself without going into the value (# -> #), "
-            "so it could never be checked");
-  EXPECT_EQ(parse_error(R"({"$defs": {"a": {"allOf": [{"$ref": "#/$defs/b"}]},
-                                      "b": {"anyOf": [{"type": "string"}, {"$ref": "#/$defs/a"}]}},
-                           "$ref": "#/$defs/a"})"),
-            "the schema at #/$defs/a refers back to itself without going into the value "
-            "(#/$defs/a -> #/$defs/a/allOf/0 -> #/$defs/b -> #/$defs/b/anyOf/1 -> #/$defs/a), "
-            "so it could never be checked");
+  EXPECT_EQ(
+      parse_error(R"({"$ref": "#"})"),
+      "the schema at # refers back to itself without going into the value (# -> #), "
+      "so it could never be checked");
+  EXPECT_EQ(
+      parse_error(R"({"$defs": {
+                         "a": {"allOf": [{"$ref": "#/$defs/b"}]},
+                         "b": {"anyOf": [{"type": "string"}, {"$ref": "#/$defs/a"}]}},
+                       "$ref": "#/$defs/a"})"),
+      "the schema at #/$defs/a refers back to itself without going into the value "
+      "(#/$defs/a -> #/$defs/a/allOf/0 -> #/$defs/b -> #/$defs/b/anyOf/1 -> #/$defs/a), "
+      "so it could never be checked");
   // Recursion through a member is fine: it ends where the value ends.
   compile(R"({"properties": {"child": {"$ref": "#"}}})");
 }
@@ -228,13 +248,16 @@ TEST(JsonSchemaTest, TypeNamesEachJsonType) {
   EXPECT_TRUE(valid(R"({"type": "boolean"})", "false"));
   EXPECT_TRUE(valid(R"({"type": "null"})", "null"));
   EXPECT_TRUE(valid(R"({"type": "number"})", "1.5"));
-  EXPECT_EQ(problems(R"({"type": "object"})", "[]"), Lines{": expected an object, got []"});
+  EXPECT_EQ(problems(R"({"type": "object"})", "[]"),
+            Lines{": expected an object, got []"});
   EXPECT_EQ(problems(R"({"type": "array"})", "{}"), Lines{": expected an array, got {}"});
   EXPECT_EQ(problems(R"({"type": "boolean"})", R"("true")"),
             Lines{": expected a boolean, got \"true\""});
   EXPECT_EQ(problems(R"({"type": "null"})", "0"), Lines{": expected null, got 0"});
-  EXPECT_EQ(problems(R"({"type": "number"})", R"("1")"), Lines{": expected a number, got \"1\""});
-  EXPECT_EQ(problems(R"({"type": "string"})", "null"), Lines{": expected a string, got null"});
+  EXPECT_EQ(problems(R"({"type": "number"})", R"("1")"),
+            Lines{": expected a number, got \"1\""});
+  EXPECT_EQ(problems(R"({"type": "string"})", "null"),
+            Lines{": expected a string, got null"});
 }
 
 TEST(JsonSchemaTest, IntegerAcceptsWholeFloatsAndNumberAcceptsIntegers) {
@@ -279,16 +302,20 @@ TEST(JsonSchemaTest, ShowsLongValuesCut) {
 TEST(JsonSchemaTest, DoesNotCutAUtf8CharacterInHalf) {
   // 59 bytes of JSON, then a two-byte character across the 60-byte cut.
   std::string text = std::string(58, 'a') + "\xC3\xA9" + "bbbb";
-  std::vector<std::string> found = problems(compile(R"({"type": "integer"})"), json(text));
+  std::vector<std::string> found =
+      problems(compile(R"({"type": "integer"})"), json(text));
   ASSERT_EQ(found.size(), 1u);
   EXPECT_EQ(found[0], ": expected an integer, got \"" + std::string(58, 'a') + "...");
 }
 
 TEST(JsonSchemaTest, SurvivesStringsThatAreNotUtf8) {
   std::vector<std::string> found =
-      problems(compile(R"({"type": "integer"})"), json(std::string("a\xFF" "b")));
+      problems(compile(R"({"type": "integer"})"), json(std::string("a\xFF"
+                                                                   "b")));
   ASSERT_EQ(found.size(), 1u);
-  EXPECT_EQ(found[0], ": expected an integer, got \"a\xEF\xBF\xBD" "b\"");
+  EXPECT_EQ(found[0],
+            ": expected an integer, got \"a\xEF\xBF\xBD"
+            "b\"");
 }
 
 TEST(JsonSchemaTest, TypeMismatchHidesTheOtherKeywordsOfThatSchema) {
@@ -303,7 +330,8 @@ TEST(JsonSchemaTest, TypeMismatchHidesTheOtherKeywordsOfThatSchema) {
 TEST(JsonSchemaTest, EnumListsTheAllowedValues) {
   const char* schema = R"({"enum": ["lines", "json"]})";
   EXPECT_TRUE(valid(schema, R"("json")"));
-  EXPECT_EQ(problems(schema, R"("fast")"), Lines{": \"fast\" is not one of: \"lines\", \"json\""});
+  EXPECT_EQ(problems(schema, R"("fast")"),
+            Lines{": \"fast\" is not one of: \"lines\", \"json\""});
   EXPECT_EQ(problems(R"({"enum": [1, null, {"a": 1}]})", "2"),
             Lines{": 2 is not one of: 1, null, {\"a\":1}"});
   // JSON equality: numbers by value, objects regardless of key order.
@@ -330,14 +358,16 @@ TEST(JsonSchemaTest, MinimumAndMaximumAreInclusive) {
   EXPECT_EQ(problems(schema, "10"), Lines{": 10 is greater than the maximum 5"});
   EXPECT_EQ(problems(schema, "-1"), Lines{": -1 is less than the minimum 0"});
   EXPECT_EQ(problems(schema, "5.5"), Lines{": 5.5 is greater than the maximum 5"});
-  EXPECT_EQ(problems(R"({"minimum": 0.5})", "0"), Lines{": 0 is less than the minimum 0.5"});
+  EXPECT_EQ(problems(R"({"minimum": 0.5})", "0"),
+            Lines{": 0 is less than the minimum 0.5"});
   // Integers compare exactly, whatever their sign and size.
   EXPECT_EQ(problems(R"({"maximum": -1})", "18446744073709551615"),
             Lines{": 18446744073709551615 is greater than the maximum -1"});
   EXPECT_EQ(problems(R"({"minimum": 9007199254740993})", "9007199254740992"),
             Lines{": 9007199254740992 is less than the minimum 9007199254740993"});
-  EXPECT_EQ(problems(R"({"maximum": -9223372036854775808})", "-9223372036854775807"),
-            Lines{": -9223372036854775807 is greater than the maximum -9223372036854775808"});
+  EXPECT_EQ(
+      problems(R"({"maximum": -9223372036854775808})", "-9223372036854775807"),
+      Lines{": -9223372036854775807 is greater than the maximum -9223372036854775808"});
   // Numeric keywords say nothing about other types.
   EXPECT_TRUE(valid(schema, R"("100")"));
 }
@@ -345,7 +375,8 @@ TEST(JsonSchemaTest, MinimumAndMaximumAreInclusive) {
 TEST(JsonSchemaTest, ExclusiveBoundsRefuseTheBoundItself) {
   const char* schema = R"({"exclusiveMinimum": 0, "exclusiveMaximum": 1})";
   EXPECT_TRUE(valid(schema, "0.5"));
-  EXPECT_EQ(problems(schema, "0"), Lines{": 0 is not greater than the exclusive minimum 0"});
+  EXPECT_EQ(problems(schema, "0"),
+            Lines{": 0 is not greater than the exclusive minimum 0"});
   EXPECT_EQ(problems(schema, "1"), Lines{": 1 is not less than the exclusive maximum 1"});
   EXPECT_EQ(problems(schema, "7"), Lines{": 7 is not less than the exclusive maximum 1"});
 }
@@ -363,8 +394,10 @@ TEST(JsonSchemaTest, MultipleOfIsExactForIntegersAndToleratesDecimalRounding) {
   EXPECT_TRUE(valid(R"({"multipleOf": 0.1})", "0.3"));
   EXPECT_TRUE(valid(R"({"multipleOf": 0.01})", "1.1"));
   EXPECT_TRUE(valid(R"({"multipleOf": 0.5})", "2"));
-  EXPECT_EQ(problems(R"({"multipleOf": 0.1})", "0.35"), Lines{": 0.35 is not a multiple of 0.1"});
-  EXPECT_EQ(problems(R"({"multipleOf": 2})", "3.0"), Lines{": 3.0 is not a multiple of 2"});
+  EXPECT_EQ(problems(R"({"multipleOf": 0.1})", "0.35"),
+            Lines{": 0.35 is not a multiple of 0.1"});
+  EXPECT_EQ(problems(R"({"multipleOf": 2})", "3.0"),
+            Lines{": 3.0 is not a multiple of 2"});
   EXPECT_EQ(problems(R"({"multipleOf": 1e-300})", "1e300"),
             Lines{": 1e+300 is not a multiple of 1e-300"});
 }
@@ -374,7 +407,7 @@ TEST(JsonSchemaTest, MultipleOfIsExactForIntegersAndToleratesDecimalRounding) {
 TEST(JsonSchemaTest, StringLengthCountsCodePoints) {
   const char* schema = R"({"minLength": 2, "maxLength": 3})";
   EXPECT_TRUE(valid(schema, R"("ab")"));
-  EXPECT_TRUE(valid(schema, R"("h\u00e9\u00e9")"));  // 3 characters, 5 bytes
+  EXPECT_TRUE(valid(schema, R"("h\u00e9\u00e9")"));             // 3 characters, 5 bytes
   EXPECT_TRUE(valid(schema, R"("\ud83d\ude00\ud83d\ude00")"));  // 2 emoji, 8 bytes
   EXPECT_EQ(problems(schema, R"("a")"),
             Lines{": \"a\" has 1 character, fewer than the minimum 2"});
@@ -396,8 +429,9 @@ TEST(JsonSchemaTest, PatternSearchesUnlessAnchored) {
 // ---- arrays ------------------------------------------------------------------------
 
 TEST(JsonSchemaTest, ItemsChecksEveryItemAtItsIndex) {
-  EXPECT_EQ(problems(R"({"items": {"type": "integer", "minimum": 0}})", R"([1, "2", -3, 4])"),
-            (Lines{"/1: expected an integer, got \"2\"", "/2: -3 is less than the minimum 0"}));
+  EXPECT_EQ(
+      problems(R"({"items": {"type": "integer", "minimum": 0}})", R"([1, "2", -3, 4])"),
+      (Lines{"/1: expected an integer, got \"2\"", "/2: -3 is less than the minimum 0"}));
 }
 
 TEST(JsonSchemaTest, PrefixItemsChecksByPositionThenItemsTheRest) {
@@ -426,7 +460,8 @@ TEST(JsonSchemaTest, ItemCounts) {
   EXPECT_TRUE(valid(schema, "[1, 2]"));
   EXPECT_EQ(problems(schema, "[1]"), Lines{": has 1 item, fewer than the minimum 2"});
   EXPECT_EQ(problems(schema, "[]"), Lines{": has 0 items, fewer than the minimum 2"});
-  EXPECT_EQ(problems(schema, "[1, 2, 3, 4]"), Lines{": has 4 items, more than the maximum 3"});
+  EXPECT_EQ(problems(schema, "[1, 2, 3, 4]"),
+            Lines{": has 4 items, more than the maximum 3"});
 }
 
 TEST(JsonSchemaTest, UniqueItemsPointsAtEachDuplicate) {
@@ -436,8 +471,9 @@ TEST(JsonSchemaTest, UniqueItemsPointsAtEachDuplicate) {
             (Lines{"/2: \"a\" is a duplicate of item 0 (items must be unique)",
                    "/4: 1.0 is a duplicate of item 3 (items must be unique)",
                    "/5: \"a\" is a duplicate of item 0 (items must be unique)"}));
-  EXPECT_EQ(problems(schema, R"([{"a": 1, "b": 2}, {"b": 2, "a": 1}])"),
-            Lines{"/1: {\"a\":1,\"b\":2} is a duplicate of item 0 (items must be unique)"});
+  EXPECT_EQ(
+      problems(schema, R"([{"a": 1, "b": 2}, {"b": 2, "a": 1}])"),
+      Lines{"/1: {\"a\":1,\"b\":2} is a duplicate of item 0 (items must be unique)"});
   EXPECT_TRUE(valid(R"({"uniqueItems": false})", "[1, 1]"));
 }
 
@@ -446,11 +482,13 @@ TEST(JsonSchemaTest, UniqueItemsPointsAtEachDuplicate) {
 TEST(JsonSchemaTest, GeneratorConfigs) {
   JsonSchema schema = compile(kGeneratorSchema);
   EXPECT_EQ(problems(schema, json::object()), Lines{});
-  EXPECT_EQ(problems(schema, json::parse(R"({"count": 10, "rate": 2.5, "template": "t{seq}"})")),
+  EXPECT_EQ(problems(schema,
+                     json::parse(R"({"count": 10, "rate": 2.5, "template": "t{seq}"})")),
             Lines{});
-  EXPECT_EQ(problems(schema, json::parse(R"({"cuont": 10})")),
-            Lines{"/cuont: unknown key \"cuont\" (known keys: count, keys, rate, size, start, "
-                  "template)"});
+  EXPECT_EQ(
+      problems(schema, json::parse(R"({"cuont": 10})")),
+      Lines{"/cuont: unknown key \"cuont\" (known keys: count, keys, rate, size, start, "
+            "template)"});
   EXPECT_EQ(problems(schema, json::parse(R"({"count": "10"})")),
             Lines{"/count: expected an integer, got \"10\""});
   EXPECT_EQ(problems(schema, json::parse(R"({"size": 67108865, "rate": -1})")),
@@ -460,7 +498,8 @@ TEST(JsonSchemaTest, GeneratorConfigs) {
 }
 
 TEST(JsonSchemaTest, RequiredReportsEachMissingKeyAtTheObject) {
-  const char* schema = R"({"required": ["path", "mode"], "properties": {"sub": {"required": ["x"]}}})";
+  const char* schema =
+      R"({"required": ["path", "mode"], "properties": {"sub": {"required": ["x"]}}})";
   EXPECT_TRUE(valid(schema, R"({"path": "p", "mode": 1})"));
   EXPECT_EQ(problems(schema, R"({"sub": {}})"),
             (Lines{": missing required key \"path\"", ": missing required key \"mode\"",
@@ -474,32 +513,39 @@ TEST(JsonSchemaTest, RequiredReportsEachMissingKeyAtTheObject) {
 TEST(JsonSchemaTest, UnknownKeyMessagesSayWhatIsAllowed) {
   EXPECT_EQ(problems(R"({"additionalProperties": false})", R"({"x": 1})"),
             Lines{"/x: unknown key \"x\" (no keys are allowed)"});
-  EXPECT_EQ(problems(R"({"patternProperties": {"^x-": {}}, "additionalProperties": false})",
-                     R"({"x-a": 1, "y": 1})"),
-            Lines{"/y: unknown key \"y\" (keys must match ^x-)"});
-  EXPECT_EQ(problems(R"({"properties": {"b": {}, "a": {}}, "patternProperties": {"^x-": {}, "^y-": {}},
-                         "additionalProperties": false})",
-                     R"({"z": 1})"),
-            Lines{"/z: unknown key \"z\" (known keys: a, b; or keys matching ^x- or ^y-)"});
+  EXPECT_EQ(
+      problems(R"({"patternProperties": {"^x-": {}}, "additionalProperties": false})",
+               R"({"x-a": 1, "y": 1})"),
+      Lines{"/y: unknown key \"y\" (keys must match ^x-)"});
+  EXPECT_EQ(
+      problems(
+          R"({"properties": {"b": {}, "a": {}},
+              "patternProperties": {"^x-": {}, "^y-": {}},
+              "additionalProperties": false})",
+          R"({"z": 1})"),
+      Lines{"/z: unknown key \"z\" (known keys: a, b; or keys matching ^x- or ^y-)"});
 }
 
 TEST(JsonSchemaTest, AdditionalPropertiesSchemaChecksTheOtherKeys) {
   const char* schema = R"({"properties": {"name": {"type": "string"}},
                            "additionalProperties": {"type": "integer"}})";
   EXPECT_TRUE(valid(schema, R"({"name": "n", "a": 1, "b": 2})"));
-  EXPECT_EQ(problems(schema, R"({"name": 1, "a": "x"})"),
-            (Lines{"/a: expected an integer, got \"x\"", "/name: expected a string, got 1"}));
+  EXPECT_EQ(
+      problems(schema, R"({"name": 1, "a": "x"})"),
+      (Lines{"/a: expected an integer, got \"x\"", "/name: expected a string, got 1"}));
 }
 
 TEST(JsonSchemaTest, PatternPropertiesApplyToEveryMatchingKey) {
   const char* schema = R"({"properties": {"x-id": {"type": "integer"}},
-                           "patternProperties": {"^x-": {"minimum": 0}, "id$": {"maximum": 9}},
+                           "patternProperties": {"^x-": {"minimum": 0},
+                                                 "id$": {"maximum": 9}},
                            "additionalProperties": {"type": "string"}})";
   EXPECT_TRUE(valid(schema, R"({"x-a": 1, "x-id": 5, "other": "s"})"));
-  EXPECT_EQ(problems(schema, R"({"x-id": 10.5, "x-a": -1, "other": 1})"),
-            (Lines{"/other: expected a string, got 1", "/x-a: -1 is less than the minimum 0",
-                   "/x-id: expected an integer, got 10.5",
-                   "/x-id: 10.5 is greater than the maximum 9"}));
+  EXPECT_EQ(
+      problems(schema, R"({"x-id": 10.5, "x-a": -1, "other": 1})"),
+      (Lines{"/other: expected a string, got 1", "/x-a: -1 is less than the minimum 0",
+             "/x-id: expected an integer, got 10.5",
+             "/x-id: 10.5 is greater than the maximum 9"}));
   EXPECT_EQ(problems(schema, R"({"x-id": -20})"),
             (Lines{"/x-id: -20 is less than the minimum 0"}));
   EXPECT_EQ(problems(schema, R"({"x-id": 20})"),
@@ -517,7 +563,8 @@ TEST(JsonSchemaTest, PropertyCounts) {
 TEST(JsonSchemaTest, PointersEscapeSlashAndTilde) {
   EXPECT_EQ(problems(R"({"additionalProperties": {"type": "integer"}})",
                      R"({"a/b": "x", "c~d": "y"})"),
-            (Lines{"/a~1b: expected an integer, got \"x\"", "/c~0d: expected an integer, got \"y\""}));
+            (Lines{"/a~1b: expected an integer, got \"x\"",
+                   "/c~0d: expected an integer, got \"y\""}));
   EXPECT_EQ(problems(R"({"additionalProperties": false})", R"({"": 1})"),
             Lines{"/: unknown key \"\" (no keys are allowed)"});
 }
@@ -528,9 +575,10 @@ TEST(JsonSchemaTest, NestedPointers) {
       "type": "object", "required": ["name"],
       "properties": {"name": {"type": "string"},
                      "config": {"properties": {"count": {"type": "integer"}}}}}}}})";
-  EXPECT_EQ(problems(schema, R"({"stages": [{"name": "a"}, {"config": {"count": "x"}}]})"),
-            (Lines{"/stages/1: missing required key \"name\"",
-                   "/stages/1/config/count: expected an integer, got \"x\""}));
+  EXPECT_EQ(
+      problems(schema, R"({"stages": [{"name": "a"}, {"config": {"count": "x"}}]})"),
+      (Lines{"/stages/1: missing required key \"name\"",
+             "/stages/1/config/count: expected an integer, got \"x\""}));
 }
 
 // ---- everything in one pass, in document order ---------------------------------------
@@ -553,8 +601,9 @@ TEST(JsonSchemaTest, ReportsEveryProblemInDocumentOrder) {
 
 TEST(JsonSchemaTest, ArrayItemsSortNumerically) {
   std::string items;
-  for (int i = 0; i < 12; ++i) items += (i ? "," : "") + std::string("\"x\"");
-  std::vector<std::string> found = problems(R"({"items": {"type": "integer"}})", "[" + items + "]");
+  for (int i = 0; i < 12; ++i) items += i == 0 ? "\"x\"" : ",\"x\"";
+  std::vector<std::string> found =
+      problems(R"({"items": {"type": "integer"}})", "[" + items + "]");
   ASSERT_EQ(found.size(), 12u);
   EXPECT_EQ(found[2], "/2: expected an integer, got \"x\"");
   EXPECT_EQ(found[10], "/10: expected an integer, got \"x\"");
@@ -582,26 +631,31 @@ TEST(JsonSchemaTest, AnyOfSummarisesEachFormsFirstProblem) {
   EXPECT_EQ(problems(schema, "5"),
             Lines{": matches none of the 2 allowed forms: (1) expected a string, got 5; "
                   "(2) expected an object, got 5"});
-  EXPECT_EQ(problems(schema, R"("")"),
-            Lines{": matches none of the 2 allowed forms: (1) \"\" has 0 characters, fewer than "
-                  "the minimum 1; (2) expected an object, got \"\""});
-  EXPECT_EQ(problems(schema, R"({"pth": "p", "mode": 1})"),
-            Lines{": matches none of the 2 allowed forms: (1) expected a string, got "
-                  "{\"mode\":1,\"pth\":\"p\"}; (2) missing required key \"path\" (and 2 more "
-                  "problems)"});
+  EXPECT_EQ(
+      problems(schema, R"("")"),
+      Lines{
+          ": matches none of the 2 allowed forms: (1) \"\" has 0 characters, fewer than "
+          "the minimum 1; (2) expected an object, got \"\""});
+  EXPECT_EQ(
+      problems(schema, R"({"pth": "p", "mode": 1})"),
+      Lines{": matches none of the 2 allowed forms: (1) expected a string, got "
+            "{\"mode\":1,\"pth\":\"p\"}; (2) missing required key \"path\" (and 2 more "
+            "problems)"});
   EXPECT_EQ(problems(schema, R"({"path": "p", "mode": 1})"),
             Lines{": matches none of the 2 allowed forms: (1) expected a string, got "
                   "{\"mode\":1,\"path\":\"p\"}; (2) at /mode: expected a string, got 1"});
 }
 
 TEST(JsonSchemaTest, AnyOfInsideAMemberKeepsItsPointer) {
-  const char* schema = R"({"properties": {"size": {"anyOf": [{"type": "integer"},
-                                                            {"type": "string", "pattern": "^[0-9]+[kMG]?$"}]}}})";
+  const char* schema = R"({"properties": {"size": {"anyOf": [
+                             {"type": "integer"},
+                             {"type": "string", "pattern": "^[0-9]+[kMG]?$"}]}}})";
   EXPECT_TRUE(valid(schema, R"({"size": 10})"));
   EXPECT_TRUE(valid(schema, R"({"size": "10M"})"));
-  EXPECT_EQ(problems(schema, R"({"size": "big"})"),
-            Lines{"/size: matches none of the 2 allowed forms: (1) expected an integer, got "
-                  "\"big\"; (2) \"big\" does not match the pattern ^[0-9]+[kMG]?$"});
+  EXPECT_EQ(
+      problems(schema, R"({"size": "big"})"),
+      Lines{"/size: matches none of the 2 allowed forms: (1) expected an integer, got "
+            "\"big\"; (2) \"big\" does not match the pattern ^[0-9]+[kMG]?$"});
 }
 
 TEST(JsonSchemaTest, AnyOfFormsFirstProblemIsInDocumentOrder) {
@@ -609,22 +663,27 @@ TEST(JsonSchemaTest, AnyOfFormsFirstProblemIsInDocumentOrder) {
   const char* schema = R"({"anyOf": [{"type": "string"}, {"allOf": [
       {"properties": {"b": {"type": "string"}}},
       {"properties": {"a": {"type": "string"}}}]}]})";
-  EXPECT_EQ(problems(schema, R"({"a": 1, "b": 1})"),
-            Lines{": matches none of the 2 allowed forms: (1) expected a string, got "
-                  "{\"a\":1,\"b\":1}; (2) at /a: expected a string, got 1 (and 1 more problem)"});
+  EXPECT_EQ(
+      problems(schema, R"({"a": 1, "b": 1})"),
+      Lines{
+          ": matches none of the 2 allowed forms: (1) expected a string, got "
+          "{\"a\":1,\"b\":1}; (2) at /a: expected a string, got 1 (and 1 more problem)"});
 }
 
 TEST(JsonSchemaTest, OneOfWantsExactlyOneForm) {
-  const char* schema = R"({"oneOf": [{"type": "integer"}, {"type": "number", "minimum": 10},
+  const char* schema =
+      R"({"oneOf": [{"type": "integer"}, {"type": "number", "minimum": 10},
                                         {"type": "string"}]})";
   EXPECT_TRUE(valid(schema, "5"));
   EXPECT_TRUE(valid(schema, "10.5"));
   EXPECT_TRUE(valid(schema, R"("s")"));
-  EXPECT_EQ(problems(schema, "12"),
-            Lines{": matches 2 of the 3 allowed forms (1 and 2), but must match exactly one"});
-  EXPECT_EQ(problems(schema, "2.5"),
-            Lines{": matches none of the 3 allowed forms: (1) expected an integer, got 2.5; "
-                  "(2) 2.5 is less than the minimum 10; (3) expected a string, got 2.5"});
+  EXPECT_EQ(
+      problems(schema, "12"),
+      Lines{": matches 2 of the 3 allowed forms (1 and 2), but must match exactly one"});
+  EXPECT_EQ(
+      problems(schema, "2.5"),
+      Lines{": matches none of the 3 allowed forms: (1) expected an integer, got 2.5; "
+            "(2) 2.5 is less than the minimum 10; (3) expected a string, got 2.5"});
 }
 
 TEST(JsonSchemaTest, NotShowsTheForbiddenSchema) {
@@ -632,10 +691,14 @@ TEST(JsonSchemaTest, NotShowsTheForbiddenSchema) {
   EXPECT_TRUE(valid(schema, R"({"a": 1})"));
   EXPECT_EQ(problems(schema, R"({"a": null})"),
             Lines{"/a: must not match the schema {\"type\":\"null\"}"});
-  EXPECT_EQ(problems(R"({"not": {"required": ["a"], "title": "a long title to push the shown schema past sixty characters"}})",
-                     R"({"a": 1})"),
-            Lines{": must not match the schema {\"required\":[\"a\"],\"title\":\"a long title to "
-                  "push the shown sc..."});
+  EXPECT_EQ(
+      problems(
+          R"({"not": {"required": ["a"],
+                      "title": "a long title to push the shown schema past sixty characters"}})",
+          R"({"a": 1})"),
+      Lines{
+          ": must not match the schema {\"required\":[\"a\"],\"title\":\"a long title to "
+          "push the shown sc..."});
 }
 
 TEST(JsonSchemaTest, IfThenElse) {
@@ -645,13 +708,15 @@ TEST(JsonSchemaTest, IfThenElse) {
     "else": {"properties": {"path": false}}})";
   EXPECT_TRUE(valid(schema, R"({"mode": "file", "path": "p"})"));
   EXPECT_TRUE(valid(schema, R"({"mode": "stdin"})"));
-  EXPECT_EQ(problems(schema, R"({"mode": "file"})"), Lines{": missing required key \"path\""});
+  EXPECT_EQ(problems(schema, R"({"mode": "file"})"),
+            Lines{": missing required key \"path\""});
   EXPECT_EQ(problems(schema, R"({"mode": "stdin", "path": "p"})"),
             Lines{"/path: no value is allowed here"});
   // then and else without if do nothing.
   EXPECT_TRUE(valid(R"({"then": false, "else": false})", "1"));
   EXPECT_TRUE(valid(R"({"if": true, "else": false})", "1"));
-  EXPECT_EQ(problems(R"({"if": true, "then": false})", "1"), Lines{": no value is allowed here"});
+  EXPECT_EQ(problems(R"({"if": true, "then": false})", "1"),
+            Lines{": no value is allowed here"});
 }
 
 TEST(JsonSchemaTest, BooleanSchemas) {
@@ -667,7 +732,8 @@ TEST(JsonSchemaTest, RefToDefsAndDefinitions) {
   const char* schema = R"({
     "$defs": {"port": {"type": "integer", "minimum": 1, "maximum": 65535}},
     "definitions": {"host": {"type": "string", "minLength": 1}},
-    "properties": {"port": {"$ref": "#/$defs/port"}, "host": {"$ref": "#/definitions/host"}}})";
+    "properties": {"port": {"$ref": "#/$defs/port"},
+                   "host": {"$ref": "#/definitions/host"}}})";
   EXPECT_TRUE(valid(schema, R"({"port": 80, "host": "h"})"));
   EXPECT_EQ(problems(schema, R"({"port": 0, "host": ""})"),
             (Lines{"/host: \"\" has 0 characters, fewer than the minimum 1",
@@ -676,31 +742,38 @@ TEST(JsonSchemaTest, RefToDefsAndDefinitions) {
 
 TEST(JsonSchemaTest, RefAppliesAlongsideSiblingKeywords) {
   const char* schema = R"({"$defs": {"n": {"type": "integer"}},
-                           "properties": {"even": {"$ref": "#/$defs/n", "multipleOf": 2}}})";
+                           "properties": {
+                             "even": {"$ref": "#/$defs/n", "multipleOf": 2}}})";
   EXPECT_TRUE(valid(schema, R"({"even": 4})"));
   EXPECT_EQ(problems(schema, R"({"even": 3})"), Lines{"/even: 3 is not a multiple of 2"});
-  EXPECT_EQ(problems(schema, R"({"even": "4"})"), Lines{"/even: expected an integer, got \"4\""});
+  EXPECT_EQ(problems(schema, R"({"even": "4"})"),
+            Lines{"/even: expected an integer, got \"4\""});
 }
 
 TEST(JsonSchemaTest, RecursiveSchemas) {
   const char* tree = R"({"type": "object", "additionalProperties": false,
-                         "properties": {"value": {"type": "integer"},
-                                        "children": {"type": "array", "items": {"$ref": "#"}}}})";
-  EXPECT_TRUE(valid(tree, R"({"value": 1, "children": [{"value": 2, "children": [{}]}]})"));
-  EXPECT_EQ(problems(tree, R"({"children": [{"value": 2, "children": [{"valeu": 3}]}]})"),
-            Lines{"/children/0/children/0/valeu: unknown key \"valeu\" (known keys: children, "
-                  "value)"});
+                         "properties": {
+                           "value": {"type": "integer"},
+                           "children": {"type": "array", "items": {"$ref": "#"}}}})";
+  EXPECT_TRUE(
+      valid(tree, R"({"value": 1, "children": [{"value": 2, "children": [{}]}]})"));
+  EXPECT_EQ(
+      problems(tree, R"({"children": [{"value": 2, "children": [{"valeu": 3}]}]})"),
+      Lines{"/children/0/children/0/valeu: unknown key \"valeu\" (known keys: children, "
+            "value)"});
 
   const char* list = R"({"$ref": "#/$defs/node",
-                         "$defs": {"node": {"type": ["object", "null"],
-                                            "properties": {"next": {"$ref": "#/$defs/node"}}}}})";
+                         "$defs": {"node": {
+                           "type": ["object", "null"],
+                           "properties": {"next": {"$ref": "#/$defs/node"}}}}})";
   EXPECT_TRUE(valid(list, R"({"next": {"next": {"next": null}}})"));
   EXPECT_EQ(problems(list, R"({"next": {"next": 3}})"),
             Lines{"/next/next: expected an object or null, got 3"});
 }
 
 TEST(JsonSchemaTest, RefPointersAreUnescapedAndPercentDecoded) {
-  const char* schema = R"({"$defs": {"a/b": {"type": "string"}, "c d": {"type": "integer"},
+  const char* schema =
+      R"({"$defs": {"a/b": {"type": "string"}, "c d": {"type": "integer"},
                                      "e~f": {"type": "boolean"}},
                            "properties": {"x": {"$ref": "#/$defs/a~1b"},
                                           "y": {"$ref": "#/$defs/c%20d"},
@@ -714,7 +787,8 @@ TEST(JsonSchemaTest, RefPointersAreUnescapedAndPercentDecoded) {
 TEST(JsonSchemaTest, RefCanPointAnywhereInTheDocument) {
   const char* schema = R"({"properties": {"a": {"type": "integer"},
                                           "b": {"$ref": "#/properties/a"}}})";
-  EXPECT_EQ(problems(schema, R"({"a": 1, "b": "x"})"), Lines{"/b: expected an integer, got \"x\""});
+  EXPECT_EQ(problems(schema, R"({"a": 1, "b": "x"})"),
+            Lines{"/b: expected an integer, got \"x\""});
 }
 
 // ---- the object itself -------------------------------------------------------------
@@ -742,8 +816,10 @@ TEST(JsonSchemaTest, ValidatesConcurrently) {
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {
       for (int i = 0; i < 500; ++i) {
-        if (!schema.validate(json::parse(R"({"name": "abc", "n": 1})")).empty()) ++failures[t];
-        if (schema.validate(json::parse(R"({"name": "ABC", "n": "1"})")).size() != 2) ++failures[t];
+        if (!schema.validate(json::parse(R"({"name": "abc", "n": 1})")).empty())
+          ++failures[t];
+        if (schema.validate(json::parse(R"({"name": "ABC", "n": "1"})")).size() != 2)
+          ++failures[t];
       }
     });
   for (std::thread& thread : threads) thread.join();
