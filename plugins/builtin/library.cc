@@ -5,4 +5,9 @@ SLUICE_PLUGIN("sluice-builtin", lib) {
   sluice::builtin::add_generator(lib);
   sluice::builtin::add_cat(lib);
   sluice::builtin::add_blackhole(lib);
+  sluice::builtin::add_file(lib);
+  sluice::builtin::add_stdin(lib);
+  sluice::builtin::add_filter(lib);
+  sluice::builtin::add_stdout(lib);
+  sluice::builtin::add_log(lib);
 }

@@ -8,5 +8,10 @@ namespace sluice::builtin {
 void add_generator(Library& lib);
 void add_cat(Library& lib);
 void add_blackhole(Library& lib);
+void add_file(Library& lib);    // source and sink
+void add_stdin(Library& lib);
+void add_filter(Library& lib);
+void add_stdout(Library& lib);
+void add_log(Library& lib);
 
 }  // namespace sluice::builtin

@@ -1,0 +1,86 @@
+// `file`: one type name for both ends of a flow, as flows say `source: file` and
+// `sink: file`. The instance's kind picks the class: FileSource (file_source.h) reads
+// lines, FileSink (file_sink.h) writes them. Each checks the keys of its own kind, so
+// `append` on a source or `follow` on a sink is an unknown key.
+#include <memory>
+
+#include "file_sink.h"
+#include "file_source.h"
+#include "types.h"
+
+namespace sluice::builtin {
+namespace {
+
+class File {
+ public:
+  explicit File(const CreateArgs& args) {
+    if (args.kind == SLUICE_KIND_SOURCE) source_ = std::make_unique<FileSource>(args);
+    else sink_ = std::make_unique<FileSink>(args);
+  }
+
+  sluice_status process(Context& ctx, const Batch& batch) {
+    if (source_) return source_->process(ctx, batch);
+    sink_->process(ctx, batch);
+    return SLUICE_OK;
+  }
+  // The host acknowledges only sources.
+  void ack(Context&, const Batch& batch) {
+    if (source_) source_->ack(batch);
+  }
+  void finish(Context& ctx) {
+    if (source_) source_->finish(ctx);
+    else sink_->finish(ctx);
+  }
+
+ private:
+  std::unique_ptr<FileSource> source_;
+  std::unique_ptr<FileSink> sink_;
+};
+
+// One schema for both kinds: the keys are the union, and the conditions below keep a
+// source's keys (follow, key, format lines) and a sink's (append, format value) apart,
+// so a validator says "/append: no value is allowed here" for {follow, append}. create
+// checks the same per kind.
+constexpr const char* kSchema = R"({
+  "type": "object",
+  "additionalProperties": false,
+  "required": ["path"],
+  "properties": {
+    "path":   {"type": "string", "minLength": 1},
+    "format": {"enum": ["lines", "json", "value"]},
+    "key":    {"type": "string", "minLength": 1},
+    "follow": {"type": "boolean"},
+    "append": {"type": "boolean"}
+  },
+  "allOf": [
+    {
+      "description": "source keys (follow, key, format lines) exclude sink keys",
+      "if": {"anyOf": [{"required": ["follow"]}, {"required": ["key"]},
+                       {"required": ["format"], "properties": {"format": {"const": "lines"}}}]},
+      "then": {"properties": {"append": false, "format": {"enum": ["lines", "json"]}}}
+    },
+    {
+      "description": "sink keys (append, format value) exclude source keys",
+      "if": {"anyOf": [{"required": ["append"]},
+                       {"required": ["format"], "properties": {"format": {"const": "value"}}}]},
+      "then": {"properties": {"follow": false, "key": false,
+                              "format": {"enum": ["value", "json"]}}}
+    },
+    {
+      "description": "key names a field of a JSON line",
+      "if": {"required": ["key"]},
+      "then": {"required": ["format"], "properties": {"format": {"const": "json"}}}
+    }
+  ]
+})";
+
+}  // namespace
+
+void add_file(Library& lib) {
+  lib.add<File>({"file", SLUICE_KIND_SOURCE | SLUICE_KIND_SINK, "0.1.0",
+                 "source: a file's lines (lines or JSON lines, optionally followed); "
+                 "sink: writes each message as a line",
+                 kSchema});
+}
+
+}  // namespace sluice::builtin
