@@ -29,6 +29,7 @@ test: build
 # Runs the benchmarks; results are recorded in docs/performance.md.
 bench: build
 	$(BUILD)/bin/abi_overhead_bench
+	$(BUILD)/bin/flow_bench
 
 install: build
 	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))
