@@ -172,7 +172,10 @@ typedef uint32_t sluice_log_level;
  * covers; the host always fills everything it knows). */
 typedef struct sluice_message {
   uint32_t struct_size;
-  sluice_str id;               /* unique within the flow run */
+  sluice_str id;               /* the id of the source message (or request) this message
+                                  derives from: the source's own id (sluice_output.id) or
+                                  one the host made up; every message derived from the
+                                  same source message carries the same id */
   const sluice_str *keys;      /* key_count keys; may be empty */
   size_t key_count;
   sluice_bytes value;
