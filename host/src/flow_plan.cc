@@ -55,9 +55,14 @@ struct Planner {
   Diagnostics* diag;
   FlowPlan plan;
   std::map<std::string, int, std::less<>> by_name;
+  // (where, message) already reported: a bad value in `defaults` is checked once per
+  // stage that uses it, but reported once.
+  std::set<std::pair<std::string, std::string>> reported = {};
 
   void error(const std::string& path, std::string message, std::string hint = {}) {
-    diag->add(flow.where(path), std::move(message), std::move(hint));
+    std::string where = flow.where(path);
+    if (!reported.emplace(where, message).second) return;
+    diag->add(std::move(where), std::move(message), std::move(hint));
   }
 
   void stages() {
@@ -140,6 +145,12 @@ struct Planner {
         error(where + ".fallback", "fallback is set but then is not fallback",
               "write then: fallback, or remove fallback");
       if (st.on_error.action != ErrorAction::kFallback) continue;
+      if (!own && (st.kind == SLUICE_KIND_SOURCE || p.fallback() == st.name)) {
+        // A fallback in `defaults` applies where it can: a source has nothing to route,
+        // and the fallback sink cannot fall back to itself; they fail instead.
+        st.on_error.action = ErrorAction::kFail;
+        continue;
+      }
       if (st.kind == SLUICE_KIND_SOURCE) {
         error(where, "a source cannot fall back (it has no input messages to route)",
               "use then: fail or then: drop");
@@ -190,6 +201,17 @@ struct Planner {
       for (int i = 0; i < static_cast<int>(plan.stages.size()); ++i) {
         if (fallbacks.count(i)) continue;
         if (previous >= 0) {
+          // The chain must obey the same rules as written edges.
+          const StagePlan& from = plan.stages[previous];
+          const StagePlan& to = plan.stages[i];
+          if (from.kind == SLUICE_KIND_SINK)
+            error(from.path, "sink \"" + from.name + "\" would feed \"" + to.name +
+                                 "\" (without edges, stages chain in the order written)",
+                  "add edges: saying which stage feeds which");
+          if (to.kind == SLUICE_KIND_SOURCE)
+            error(to.path, "source \"" + to.name + "\" would be fed by \"" + from.name +
+                               "\" (without edges, stages chain in the order written)",
+                  "add edges: saying which stage feeds which");
           EdgePlan e;
           e.from = previous;
           e.to = i;
@@ -329,7 +351,9 @@ struct Planner {
           work.push_back(w);
         }
     }
-    // Reaches a sink (walk backwards).
+    // Reaches a sink (walk the edges backwards). Only edges count here, not fallback
+    // routes: a stage whose only way to a sink is its fallback would drop every message
+    // it processes successfully.
     std::vector<bool> reaches(n, false);
     for (int i = 0; i < n; ++i)
       if (plan.stages[i].kind == SLUICE_KIND_SINK) {
@@ -339,13 +363,11 @@ struct Planner {
     while (!work.empty()) {
       int v = work.back();
       work.pop_back();
-      for (int u = 0; u < n; ++u) {
+      for (int e : plan.stages[v].in_edges) {
+        const int u = plan.edges[e].from;
         if (reaches[u]) continue;
-        std::vector<int> succ = successors(u);
-        if (std::find(succ.begin(), succ.end(), v) != succ.end()) {
-          reaches[u] = true;
-          work.push_back(u);
-        }
+        reaches[u] = true;
+        work.push_back(u);
       }
     }
     for (int i = 0; i < n; ++i) {
@@ -506,7 +528,9 @@ std::string render_mermaid(const FlowPlan& plan) {
            (edge_kind ? "\"])" : "\"]") + "\n";
   }
   for (const EdgePlan& e : plan.edges) {
-    const std::string label = condition_label(e);
+    // Tags are free text: Mermaid takes quotes in a label as the entity #quot;.
+    std::string label;
+    for (char c : condition_label(e)) label += c == '"' ? std::string("#quot;") : std::string(1, c);
     out += "  " + mermaid_id(e.from) + (label.empty() ? " --> " : " -- \"" + label + "\" --> ") +
            mermaid_id(e.to) + "\n";
   }
@@ -520,9 +544,10 @@ std::string render_mermaid(const FlowPlan& plan) {
 std::string render_dot(const FlowPlan& plan) {
   auto q = [](const std::string& s) {
     std::string out = "\"";
-    // Stage and type names cannot hold quotes or backslashes; labels use \n on purpose.
+    // Tags and flow names may hold quotes and backslashes; the node labels' \n line
+    // breaks are inserted by the caller after quoting.
     for (char c : s) {
-      if (c == '"') out += '\\';
+      if (c == '"' || c == '\\') out += '\\';
       out += c;
     }
     return out + "\"";
@@ -533,7 +558,9 @@ std::string render_dot(const FlowPlan& plan) {
                         : s.kind == SLUICE_KIND_SINK ? "house"
                                                      : "box";
     out += "  " + q(s.name) + " [shape=" + shape + ", label=" +
-           q(s.name + "\\n" + kind_word(s.kind) + ": " + s.type_name) + "];\n";
+           q(s.name).insert(s.name.size() + 1, std::string("\\n") + kind_word(s.kind) + ": " +
+                                                 s.type_name) +
+           "];\n";
   }
   for (const EdgePlan& e : plan.edges) {
     out += "  " + q(plan.stages[e.from].name) + " -> " + q(plan.stages[e.to].name);

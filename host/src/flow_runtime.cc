@@ -24,7 +24,8 @@ void FlowRuntime::State::fail(const std::string& stage, const std::string& error
     result.failed_stage = stage;
     result.error = error;
   }
-  log(LogLevel::kError, stage, error);
+  // The caller (sluice run) prints the failure once, with the exit code's meaning.
+  log(LogLevel::kDebug, stage, "failing the flow: " + error);
   abandon();
 }
 
