@@ -20,7 +20,7 @@ Command add_check_command(CLI::App& app) {
             std::cout << options->file << ": ok (flow \"" << flow->plan.name << "\", "
                       << (flow->plan.mode == host::FlowMode::kJob ? "job" : "streaming") << ", "
                       << flow->plan.stages.size() << " stages, " << flow->plan.edges.size()
-                      << " edges)\n";
+                      << (flow->plan.edges.size() == 1 ? " edge)\n" : " edges)\n");
             return kExitOk;
           }};
 }

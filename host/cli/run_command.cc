@@ -48,11 +48,10 @@ std::string human(double v) {
   return buf;
 }
 
-// The count that best says how far a stage got: what a source produced, what the
-// others took in.
+// The count that best says how far a stage got: what a source produced (once per
+// message, however many edges it went over), what the others took in.
 uint64_t progress_count(const host::StageMetrics& s) {
-  return s.kind == std::string("source") ? host::read(s.out) + host::read(s.dropped)
-                                         : host::read(s.in);
+  return s.kind == std::string("source") ? host::read(s.produced) : host::read(s.in);
 }
 
 class ProgressLine {
@@ -123,7 +122,7 @@ void print_summary(host::FlowRuntime& rt, const host::FlowPlan& plan) {
   const double secs = duration<double>(rt.elapsed()).count();
   uint64_t produced = 0;
   for (const auto& s : rt.metrics().stages())
-    if (s->kind == std::string("source")) produced += host::read(s->out) + host::read(s->dropped);
+    if (s->kind == std::string("source")) produced += host::read(s->produced);
   char tail[160];
   std::snprintf(tail, sizeof tail, "flow \"%s\": %.3f s, %s messages from sources (%s msg/s)\n",
                 plan.name.c_str(), secs, std::to_string(produced).c_str(),
@@ -228,7 +227,8 @@ int run(const RunOptions& options) {
         code = kExitOk;
         break;
       case host::FlowResult::Outcome::kConfigError:
-        std::cerr << "sluice: error: stage \"" << r.failed_stage << "\" could not start: " << r.error << "\n";
+        // The error already reads "<stage>: <type> (<file>): <why>".
+        std::cerr << "sluice: error: a stage could not start: " << r.error << "\n";
         code = kExitUsage;
         break;
       case host::FlowResult::Outcome::kFailed:

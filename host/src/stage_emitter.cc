@@ -201,6 +201,7 @@ size_t StageEmitter::commit(const std::vector<uint8_t>* failed_inputs) {
   // place of itself. Done before any of them can be pushed to another thread.
   uint64_t dropped = 0;
   if (is_source_) {
+    bump(stage_.metrics->produced, origins);
     for (size_t o = 0; o < origins; ++o) {
       if (copies_[o] == 0) ++dropped;
       if (call_lineages_[o] != nullptr) call_lineages_[o]->adjust(static_cast<int64_t>(copies_[o]) - 1);

@@ -214,7 +214,21 @@ void StageWorker::run_processor() {
     const size_t n = batch->size();
     bump(stage_.metrics->in, n);
     stage_.metrics->in_progress.fetch_add(static_cast<int64_t>(n), std::memory_order_relaxed);
-    process_batch(*batch);
+    if (n <= plan_.batch) {
+      process_batch(*batch, {});
+    } else {
+      // Batches arrive at the size their producer sends; this stage's `batch` is the
+      // most messages per call, so a larger one is handed over in parts.
+      std::vector<uint32_t> part;
+      for (size_t begin = 0; begin < n && !flow_.forced.load(std::memory_order_relaxed);
+           begin += plan_.batch) {
+        part.clear();
+        for (size_t i = begin; i < std::min<size_t>(n, begin + plan_.batch); ++i)
+          part.push_back(static_cast<uint32_t>(i));
+        process_batch(*batch, part);
+        emitter_.flush_due(Clock::now());
+      }
+    }
     stage_.metrics->in_progress.fetch_sub(static_cast<int64_t>(n), std::memory_order_relaxed);
     flow_.pool.put(std::move(batch));
     emitter_.flush_due(Clock::now());
@@ -244,9 +258,8 @@ sluice_status StageWorker::call(MessageBatch& batch, const std::vector<uint32_t>
   return s;
 }
 
-void StageWorker::process_batch(MessageBatch& batch) {
+void StageWorker::process_batch(MessageBatch& batch, std::vector<uint32_t> indexes) {
   const bool sink = plan_.kind == SLUICE_KIND_SINK;
-  std::vector<uint32_t> indexes;  // empty: the whole batch
   std::vector<uint8_t> failed;
   std::vector<uint32_t> retry, give;
   uint32_t attempt = 0;

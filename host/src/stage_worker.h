@@ -42,8 +42,9 @@ class StageWorker {
   void run_processor();
   void finish_and_close();
 
-  // Processes one input batch under the error policy.
-  void process_batch(MessageBatch& batch);
+  // Processes the inputs `indexes` of `batch` (all when indexes is empty) under the
+  // error policy.
+  void process_batch(MessageBatch& batch, std::vector<uint32_t> indexes);
   // One call on the inputs `indexes` of `batch` (all when indexes is empty).
   sluice_status call(MessageBatch& batch, const std::vector<uint32_t>& indexes);
   // Gives up on the listed messages according to the policy's final action.

@@ -44,6 +44,10 @@ RunResult sluice_with_input(const std::vector<std::string>& args, std::string in
 
 const std::string kFixtureDir = SLUICE_FIXTURE_DIR;
 
+// The built-in types, sorted by name as `sluice plugins` lists them.
+const std::vector<std::string> kBuiltinTypes = {"blackhole", "cat",  "file",  "filter",
+                                                "generator", "log",  "stdin", "stdout"};
+
 // The product finds its built-ins through the real path of the executable
 // (/proc/self/exe), so the names it prints are symlink-free: compare with those.
 std::string builtin_dir() { return fs::canonical(SLUICE_BUILTIN_DIR).string(); }
@@ -202,8 +206,8 @@ TEST(Cli, UnknownCommandIsNamedAndIsAUsageError) {
   EXPECT_EQ(r.exit_code, 2) << r;
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(r.err,
-            "sluice: error: unknown command \"bogus\" (commands: plugins, try); see sluice "
-            "--help\n");
+            "sluice: error: unknown command \"bogus\" (commands: run, check, graph, plugins, "
+            "try); see sluice --help\n");
 }
 
 // --- sluice plugins --------------------------------------------------------------------
@@ -214,20 +218,27 @@ TEST(Plugins, TableListsTheBuiltins) {
   EXPECT_EQ(r.err, "");
   ASSERT_TRUE(starts_with(r.out, "TYPE")) << r;
   std::vector<TableRow> rows = parse_table(r.out);
-  ASSERT_EQ(type_names(rows), (std::vector<std::string>{"blackhole", "cat", "generator"})) << r;
+  ASSERT_EQ(type_names(rows), kBuiltinTypes) << r;
 
-  // Sorted by type name; "(mt)" marks the thread-safe type.
-  EXPECT_EQ(rows[0].kinds, "sink");
-  EXPECT_EQ(rows[1].kinds, "map (mt)");
-  EXPECT_EQ(rows[2].kinds, "source");
+  // Sorted by type name; "(mt)" marks the thread-safe types; a type with two kinds lists
+  // both.
+  std::map<std::string, TableRow> by_name;
   for (const TableRow& row : rows) {
     EXPECT_EQ(row.version, "0.1.0") << row.type;
     EXPECT_EQ(row.file, builtin_lib()) << row.type;
+    by_name[row.type] = row;
   }
-  EXPECT_EQ(rows[0].description, "sink that counts and discards every message");
-  EXPECT_EQ(rows[1].description, "identity map: passes each message through unchanged");
-  EXPECT_EQ(rows[2].description,
+  const std::map<std::string, std::string> kinds = {
+      {"blackhole", "sink"}, {"cat", "map (mt)"}, {"file", "source,sink"},
+      {"filter", "map (mt)"}, {"generator", "source"}, {"log", "sink"},
+      {"stdin", "source"},   {"stdout", "sink"}};
+  for (const auto& [name, kind] : kinds) EXPECT_EQ(by_name[name].kinds, kind) << name;
+  EXPECT_EQ(by_name["blackhole"].description, "sink that counts and discards every message");
+  EXPECT_EQ(by_name["cat"].description, "identity map: passes each message through unchanged");
+  EXPECT_EQ(by_name["generator"].description,
             "synthetic messages: count, size, template with {seq}, keys, rate");
+  EXPECT_EQ(by_name["filter"].description,
+            "keeps, drops or tags messages by a regex or a JSON field condition");
 }
 
 TEST(Plugins, JsonDescribesTheBuiltins) {
@@ -236,7 +247,7 @@ TEST(Plugins, JsonDescribesTheBuiltins) {
   EXPECT_EQ(r.err, "");
   json j = parse_json(r);
   ASSERT_TRUE(j.is_object()) << r;
-  EXPECT_EQ(type_names(j), (std::vector<std::string>{"blackhole", "cat", "generator"}));
+  EXPECT_EQ(type_names(j), kBuiltinTypes);
 
   for (const json& t : j.at("types")) {
     SCOPED_TRACE(t.dump());
@@ -258,6 +269,13 @@ TEST(Plugins, JsonDescribesTheBuiltins) {
   EXPECT_EQ(find_type(j, "cat")->at("kinds"), json::array({"map"}));
   EXPECT_EQ(find_type(j, "cat")->at("thread_safe"), true);
   EXPECT_EQ(find_type(j, "blackhole")->at("kinds"), json::array({"sink"}));
+  EXPECT_EQ(find_type(j, "file")->at("kinds"), json::array({"source", "sink"}));
+  EXPECT_EQ(find_type(j, "file")->at("thread_safe"), false);
+  EXPECT_EQ(find_type(j, "filter")->at("kinds"), json::array({"map"}));
+  EXPECT_EQ(find_type(j, "filter")->at("thread_safe"), true);
+  for (const char* sink : {"log", "stdout"})
+    EXPECT_EQ(find_type(j, sink)->at("kinds"), json::array({"sink"})) << sink;
+  EXPECT_EQ(find_type(j, "stdin")->at("kinds"), json::array({"source"}));
 
   EXPECT_EQ(j.at("errors"), json::array());
   ASSERT_FALSE(j.at("folders").empty());
@@ -273,13 +291,17 @@ TEST(Plugins, FixtureFolderListsGoodTypesAndOneErrorLinePerBrokenLibrary) {
   EXPECT_EQ(type_names(rows),
             (std::vector<std::string>{"blackhole", "c-counter", "c-upper", "cat",
                                       "cpp-ack-source", "cpp-drop-source", "cpp-finish", "cpp-misbehave", "cpp-status",
-                                      "cpp-throw", "generator", "old-minor", "twin"}))
+                                      "cpp-throw", "file", "filter", "generator", "log",
+                                      "old-minor", "stdin", "stdout", "test-ack-source",
+                                      "test-flaky-map", "test-flaky-sink", "test-slow-sink", "test-tag-map",
+                                      "twin"}))
       << r;
   std::map<std::string, std::string> file_of;
   for (const TableRow& row : rows) file_of[row.type] = row.file;
   EXPECT_EQ(file_of["c-upper"], fixture("c-example"));
   EXPECT_EQ(file_of["cpp-throw"], fixture("cpp-example"));
   EXPECT_EQ(file_of["old-minor"], fixture("old-minor"));
+  EXPECT_EQ(file_of["test-ack-source"], fixture("flow-fixtures"));
   EXPECT_EQ(file_of["twin"], fixture("twin-a")) << "the first file found wins";
   EXPECT_EQ(file_of["generator"], builtin_lib());
 
@@ -379,18 +401,18 @@ TEST(Plugins, EarlierFolderShadowsTheBuiltinsAndTheLaterFileIsReported) {
   RunResult r = sluice({"plugins", "--json", "--plugin-dir", tmp.path().string()});
   EXPECT_EQ(r.exit_code, 3) << r;
   json j = parse_json(r);
-  for (const char* name : {"blackhole", "cat", "generator"}) {
+  for (const std::string& name : kBuiltinTypes) {
     ASSERT_NE(find_type(j, name), nullptr) << name;
     EXPECT_EQ(find_type(j, name)->at("file"), mine) << name;
   }
   // One error per shadowed type, naming both files.
   std::set<std::string> messages, expected;
   for (const json& e : j.at("errors")) messages.insert(e.at("message").get<std::string>());
-  for (const char* name : {"blackhole", "cat", "generator"})
+  for (const std::string& name : kBuiltinTypes)
     expected.insert(builtin_lib() + ": type \"" + name + "\" is already provided by " + mine +
                     "; the first one found is used (rename one, or remove one of the files)");
   EXPECT_EQ(messages, expected) << r;
-  EXPECT_EQ(j.at("errors").size(), 3u) << r;
+  EXPECT_EQ(j.at("errors").size(), kBuiltinTypes.size()) << r;
 }
 
 TEST(Plugins, SameFileThroughTwoFoldersLoadsOnce) {
@@ -399,7 +421,7 @@ TEST(Plugins, SameFileThroughTwoFoldersLoadsOnce) {
   EXPECT_EQ(r.exit_code, 0) << r;
   json j = parse_json(r);
   EXPECT_EQ(j.at("errors"), json::array());
-  EXPECT_EQ(type_names(j), (std::vector<std::string>{"blackhole", "cat", "generator"}));
+  EXPECT_EQ(type_names(j), kBuiltinTypes);
   EXPECT_EQ(j.at("folders").size(), 2u);
 }
 
@@ -409,8 +431,7 @@ TEST(Plugins, MissingPluginDirIsReportedAndBuiltinsStillLoad) {
   EXPECT_EQ(r.err,
             "sluice: error: /nonexistent/sluice-plugins: plugin folder does not exist or is "
             "not a folder\n");
-  EXPECT_EQ(type_names(parse_table(r.out)),
-            (std::vector<std::string>{"blackhole", "cat", "generator"}));
+  EXPECT_EQ(type_names(parse_table(r.out)), kBuiltinTypes);
 }
 
 TEST(Plugins, BuiltinsAreFoundRelativeToTheExecutable) {
@@ -426,7 +447,7 @@ TEST(Plugins, BuiltinsAreFoundRelativeToTheExecutable) {
   EXPECT_EQ(r.exit_code, 0) << r;
   EXPECT_EQ(r.err, "");
   std::vector<TableRow> rows = parse_table(r.out);
-  EXPECT_EQ(type_names(rows), (std::vector<std::string>{"blackhole", "cat", "generator"})) << r;
+  EXPECT_EQ(type_names(rows), kBuiltinTypes) << r;
   for (const TableRow& row : rows)
     EXPECT_EQ(row.file, (plugins / "libsluice-builtin.so").string()) << row.type;
 }
@@ -523,7 +544,9 @@ TEST(TryGenerator, SourceThatEndsWithinCountSaysNothing) {
 TEST(Cli, UnknownCommandAfterAGlobalOptionIsNamed) {
   RunResult r = sluice({"--log-level", "debug", "bogus"});
   EXPECT_EQ(r.exit_code, 2) << r;
-  EXPECT_EQ(r.err, "sluice: error: unknown command \"bogus\" (commands: plugins, try); see sluice --help\n");
+  EXPECT_EQ(r.err,
+            "sluice: error: unknown command \"bogus\" (commands: run, check, graph, plugins, "
+            "try); see sluice --help\n");
 }
 
 // Bad configs: exit 2 (usage), nothing on stdout, one line naming the key and why.

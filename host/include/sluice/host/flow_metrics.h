@@ -52,6 +52,7 @@ struct StageMetrics {
   Counter errors{0};     // failed calls (error status or exception)
   Counter fallback{0};   // messages routed to the fallback sink
   Counter acked{0};      // source: messages acknowledged
+  Counter produced{0};   // source: messages emitted (before routing: one per message)
   Counter responses{0};  // sink: results handed back (serve)
   std::atomic<int64_t> in_progress{0};  // taken by a worker, not yet finished
   LatencyHistogram process_seconds;     // per process() call
