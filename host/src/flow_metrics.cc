@@ -94,6 +94,9 @@ std::string FlowMetrics::prometheus() const {
   stage_family("sluice_stage_call_errors_total", "counter",
                "Plugin calls that failed (error status or exception).",
                [](const StageMetrics& s) { return read(s.errors); });
+  stage_family("sluice_source_messages_produced_total", "counter",
+               "Messages a source emitted (once each, before routing).",
+               [](const StageMetrics& s) { return read(s.produced); });
   stage_family("sluice_source_messages_acked_total", "counter",
                "Source messages whose every descendant finished.",
                [](const StageMetrics& s) { return read(s.acked); });
