@@ -137,9 +137,11 @@ class SignalWatcher {
       : rt_(rt), grace_(grace) {
     thread_ = std::thread([this] { loop(); });
   }
-  ~SignalWatcher() {
+  ~SignalWatcher() { stop(); }
+  // Stops watching (once the flow has ended: a late signal must not touch its result).
+  void stop() {
     done_ = true;
-    thread_.join();
+    if (thread_.joinable()) thread_.join();
   }
   bool signalled() const { return count_ > 0; }
 
@@ -163,14 +165,7 @@ class SignalWatcher {
       } else {
         host::log(host::LogLevel::kWarn, "run",
                   std::string(name) + " again: abandoning queued messages");
-        rt_.force_stop();
-        // A plugin call that never returns must not keep the process alive.
-        std::thread([] {
-          std::this_thread::sleep_for(seconds(10));
-          host::log(host::LogLevel::kError, "run",
-                    "a plugin call did not return 10 s after a forced stop; exiting");
-          std::_Exit(kExitUndrained);
-        }).detach();
+        rt_.force_stop();  // FlowRuntime::wait bounds how long the workers may take
       }
     }
   }
@@ -219,6 +214,7 @@ int run(const RunOptions& options) {
       runtime.wait(show_progress ? std::function<void()>([&] { progress.tick(); })
                                  : std::function<void()>());
     }
+    signals.stop();
     progress.clear();
     const host::FlowResult& r = runtime.result();
     if (options.summary && host::log_level() <= host::LogLevel::kInfo) print_summary(runtime, flow->plan);
@@ -246,6 +242,14 @@ int run(const RunOptions& options) {
         code = kExitUndrained;
         break;
       }
+    }
+    if (runtime.stuck()) {
+      // A worker is still inside a plugin call: unloading its library under it would
+      // crash. Leave without destructors; the exit code says what happened.
+      std::cerr << "sluice: error: exiting while a plugin call is still running\n";
+      std::fflush(stderr);
+      std::fflush(stdout);
+      std::_Exit(code == kExitOk ? kExitUndrained : code);
     }
   }  // every thread joined, every instance destroyed; then the libraries go with `flow`
   return code;

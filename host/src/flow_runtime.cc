@@ -18,7 +18,9 @@ void FlowRuntime::State::fail(const std::string& stage, const std::string& error
                               bool config_error) {
   {
     std::lock_guard<std::mutex> lock(mutex);
-    if (failed) return;
+    // After a forced stop, errors are consequences of the stop (abandoned queues,
+    // interrupted calls), not failures of the flow: the stop's outcome stands.
+    if (failed || forced.load()) return;
     failed = true;
     result.outcome = config_error ? FlowResult::Outcome::kConfigError : FlowResult::Outcome::kFailed;
     result.failed_stage = stage;
@@ -35,13 +37,15 @@ void FlowRuntime::State::abandon() {
     for (auto& lane : stage->lanes) lane->abort();
   for (auto& worker : workers) worker->interrupt();
   std::lock_guard<std::mutex> lock(mutex);
+  if (!forced_at) forced_at = Clock::now();
   changed.notify_all();
 }
 
-bool FlowRuntime::State::sleep_until(Clock::time_point until) {
+bool FlowRuntime::State::sleep_until(Clock::time_point until, bool wake_on_stop) {
+  auto interrupted = [&] { return forced.load() || (wake_on_stop && stop_requested.load()); };
   std::unique_lock<std::mutex> lock(mutex);
-  changed.wait_until(lock, until, [&] { return forced.load(); });
-  return !forced.load();
+  changed.wait_until(lock, until, interrupted);
+  return !interrupted();
 }
 
 // ---------------------------------------------------------------------------------
@@ -110,7 +114,18 @@ FlowRuntime::~FlowRuntime() {
     std::lock_guard<std::mutex> lock(s.mutex);
     running = s.running > 0;
   }
-  if (running) force_stop();
+  if (running) {
+    force_stop();
+    wait();
+  }
+  if (s.stuck) {
+    // A worker is still inside a plugin call: its thread, its queues and the plugin's
+    // library must stay as they are. Leak them rather than free memory under it.
+    for (std::thread& t : s.threads)
+      if (t.joinable()) t.detach();
+    (void)state_.release();
+    return;
+  }
   for (std::thread& t : s.threads)
     if (t.joinable()) t.join();
   // Members go in reverse order: workers (and their emitters), then stages with their
@@ -146,7 +161,21 @@ bool FlowRuntime::start() {
   }
   for (auto& w : s.workers) {
     StageWorker* worker = w.get();
-    s.threads.emplace_back([worker] { worker->run(); });
+    try {
+      s.threads.emplace_back([worker] { worker->run(); });
+    } catch (const std::system_error& e) {
+      // Out of threads or memory: fail before anything moved (releasing the workers
+      // already waiting at the start gate), counting only the threads that exist.
+      {
+        std::lock_guard<std::mutex> lock(s.mutex);
+        s.running = static_cast<int>(s.threads.size());
+      }
+      s.fail(worker->stage().plan->name,
+             std::string("cannot start a worker thread (") + e.what() +
+                 "); lower threads: or raise the process limits",
+             /*config_error=*/true);
+      return false;
+    }
   }
   std::unique_lock<std::mutex> lock(s.mutex);
   s.changed.wait(lock, [&] { return s.created == static_cast<int>(s.workers.size()) || s.failed; });
@@ -204,6 +233,19 @@ void FlowRuntime::wait(const std::function<void()>& tick, std::chrono::milliseco
   std::unique_lock<std::mutex> lock(s.mutex);
   while (s.running > 0) {
     Clock::time_point wake = Clock::now() + tick_interval;
+    if (s.forced_at) {
+      // After a forced stop every worker returns once its current plugin call does.
+      // One that does not within kStuckLimit is stuck in plugin code: give up on it.
+      if (Clock::now() >= *s.forced_at + kStuckLimit) {
+        s.stuck = true;
+        log(LogLevel::kError, s.plan.name,
+            "a plugin call did not return within " +
+                std::to_string(std::chrono::duration_cast<std::chrono::seconds>(kStuckLimit).count()) +
+                " s of the forced stop");
+        return;
+      }
+      wake = std::min(wake, *s.forced_at + kStuckLimit);
+    }
     if (s.stop_deadline && !s.forced.load()) {
       if (Clock::now() >= *s.stop_deadline) {
         lock.unlock();
@@ -227,6 +269,10 @@ void FlowRuntime::wait(const std::function<void()>& tick, std::chrono::milliseco
 }
 
 const FlowResult& FlowRuntime::result() const { return state_->result; }
+bool FlowRuntime::stuck() const {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  return state_->stuck;
+}
 FlowMetrics& FlowRuntime::metrics() { return state_->metrics; }
 std::chrono::steady_clock::duration FlowRuntime::elapsed() const {
   return Clock::now() - state_->started_at;

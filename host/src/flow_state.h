@@ -76,13 +76,16 @@ struct FlowRuntime::State {
   int created = 0;                  // workers whose instance exists (start gate)
   bool go = false;                  // every instance was created: start processing
   std::optional<Clock::time_point> stop_deadline;
+  std::optional<Clock::time_point> forced_at;  // when abandon() ran
+  bool stuck = false;               // a worker did not return within kStuckLimit of it
 
   // Records the first failure and stops the flow at once (queues abandoned).
   void fail(const std::string& stage, const std::string& error, bool config_error = false);
   // Abandons every queue and wakes every waiting worker.
   void abandon();
-  // Sleeps until `until`, returning early (false) when the flow is forced to stop.
-  bool sleep_until(Clock::time_point until);
+  // Sleeps until `until`, returning early (false) when the flow is forced to stop, or
+  // with wake_on_stop when a graceful stop is requested.
+  bool sleep_until(Clock::time_point until, bool wake_on_stop = false);
 };
 
 }  // namespace sluice::host

@@ -63,8 +63,10 @@ void StageEmitter::producers_done() {
   for_each_lane([](Lane& lane) { lane.queue->producer_done(); });
 }
 
-void StageEmitter::begin_call(MessageBatch* input, const uint32_t* index_map, size_t count) {
+void StageEmitter::begin_call(MessageBatch* input, const uint32_t* index_map, size_t count,
+                              bool finishing) {
   input_ = input;
+  finishing_ = finishing;
   index_map_ = index_map;
   input_view_ = input != nullptr ? input->view() : nullptr;
   input_count_ = count;
@@ -127,7 +129,7 @@ void StageEmitter::on_emit(size_t input_index, const sluice_output& out) {
       id = std::string_view(id_buf_, static_cast<size_t>(end - id_buf_));
     }
     origin = static_cast<uint32_t>(call_lineages_.size());
-    call_lineages_.push_back(inbox_ != nullptr ? inbox_->make(id) : nullptr);
+    call_lineages_.push_back(inbox_ != nullptr && !finishing_ ? inbox_->make(id) : nullptr);
     lineage = call_lineages_.back();
   } else if (input_index != SLUICE_NO_INPUT && input_ != nullptr) {
     parent = input_view_[index_map_ ? index_map_[input_index] : input_index];
@@ -200,6 +202,7 @@ size_t StageEmitter::commit(const std::vector<uint8_t>* failed_inputs) {
   // Lineage: each input (map) or new message (source) now has `copies` descendants in
   // place of itself. Done before any of them can be pushed to another thread.
   uint64_t dropped = 0;
+  produced_in_call_ = is_source_ ? origins : 0;
   if (is_source_) {
     bump(stage_.metrics->produced, origins);
     for (size_t o = 0; o < origins; ++o) {

@@ -31,7 +31,9 @@ class StageEmitter : public CallSink {
   // Prepares for a call on `input` (null for sources and finish calls). `index_map`
   // maps the call's input positions to batch positions (null: identity); `count` is
   // the number of inputs in the call.
-  void begin_call(MessageBatch* input, const uint32_t* index_map, size_t count);
+  // `finishing`: a finish() call, whose outputs start no lineage (nobody would ack it).
+  void begin_call(MessageBatch* input, const uint32_t* index_map, size_t count,
+                  bool finishing = false);
 
   // After a failed call: forget every output of the call (and for a source, the
   // lineage records made for them).
@@ -39,6 +41,8 @@ class StageEmitter : public CallSink {
   // After a successful call: keep the outputs, except those of inputs marked in
   // `failed_inputs` (may be null); adjust lineage; count. Returns outputs kept.
   size_t commit(const std::vector<uint8_t>* failed_inputs);
+  // Source: messages the last committed call produced, before routing.
+  size_t produced_in_call() const { return produced_in_call_; }
 
   // Per-input results of the last call (sinks, and maps that fail one message).
   sluice_outcome outcome(size_t input) const { return outcomes_[input]; }
@@ -92,6 +96,8 @@ class StageEmitter : public CallSink {
   const uint32_t* index_map_ = nullptr;
   const sluice_message* const* input_view_ = nullptr;
   size_t input_count_ = 0;
+  bool finishing_ = false;
+  size_t produced_in_call_ = 0;
   int64_t call_time_ms_ = 0;
   uint64_t dropped_in_call_ = 0;
   std::vector<Lineage*> call_lineages_;      // source: one per output of the call

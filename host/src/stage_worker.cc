@@ -117,7 +117,7 @@ void StageWorker::run_source() {
       emitter_.rollback();
       bump(stage_.metrics->errors);
       if (attempt < plan_.on_error.attempts) {
-        if (!backoff(attempt++)) return;
+        if (!backoff(attempt++, /*wake_on_stop=*/true)) break;
         continue;
       }
       attempt = 0;
@@ -126,13 +126,16 @@ void StageWorker::run_source() {
         return;
       }
       drop_log("a failed read was skipped: " + ctx_.error);
-      if (!backoff(0)) return;
+      if (!backoff(0, /*wake_on_stop=*/true)) break;
       continue;
     }
     attempt = 0;
-    const size_t kept = emitter_.commit(nullptr);
+    emitter_.commit(nullptr);
+    // Decide by messages produced (before routing): copies over several edges, or none
+    // when no edge wanted them, say nothing about whether the source has more.
+    const size_t produced = emitter_.produced_in_call();
     if (status == SLUICE_END) break;
-    if (status == SLUICE_IDLE || kept == 0) {
+    if (status == SLUICE_IDLE || produced == 0) {
       // Nothing now: send what we hold, then back off without spinning; acks wake us
       // early.
       emitter_.flush_all();
@@ -141,7 +144,7 @@ void StageWorker::run_source() {
         inbox_->wait(Clock::now() + idle);
       else
         flow_.sleep_until(Clock::now() + idle);
-    } else if (kept < plan_.batch) {
+    } else if (produced < plan_.batch) {
       // Less than a batch: the source has caught up with its input. Holding these back
       // for a fuller batch would only add latency.
       idle = std::chrono::microseconds(0);
@@ -276,7 +279,9 @@ void StageWorker::process_batch(MessageBatch& batch, std::vector<uint32_t> index
     if (status != SLUICE_OK) {
       emitter_.rollback();
       bump(stage_.metrics->errors);
-      if (attempt < plan_.on_error.attempts && !flow_.forced.load(std::memory_order_relaxed)) {
+      // A forced stop abandons the batch: nothing failed, the flow is just not waiting.
+      if (flow_.forced.load(std::memory_order_relaxed)) return;
+      if (attempt < plan_.on_error.attempts) {
         bump(stage_.metrics->retried, count);
         if (!backoff(attempt++)) return;
         continue;
@@ -306,6 +311,21 @@ void StageWorker::process_batch(MessageBatch& batch, std::vector<uint32_t> index
       else
         retry.push_back(batch_index(i));
     }
+    // An ordered map keeps order through retries: the inputs after the first failed
+    // one wait for it (their outputs are discarded now and made again on the retry),
+    // unless this was the last attempt. A sink cannot take back what it wrote, so a
+    // sink's retried messages come after the rest of its batch (documented).
+    if (plan_.ordered && !sink && !retry.empty() && attempt < plan_.on_error.attempts &&
+        !flow_.forced.load(std::memory_order_relaxed)) {
+      size_t first = count;
+      for (size_t i = 0; i < count && first == count; ++i)
+        if (failed[i]) first = i;
+      retry.clear();
+      for (size_t i = first; i < count; ++i) {
+        failed[i] = 1;
+        retry.push_back(batch_index(i));
+      }
+    }
     emitter_.commit(retry.empty() && give.empty() ? nullptr : &failed);
     if (sink) {
       for (size_t i = 0; i < count; ++i)
@@ -316,7 +336,8 @@ void StageWorker::process_batch(MessageBatch& batch, std::vector<uint32_t> index
       give_up(batch, give, reason.empty() ? "the sink reported the message failed" : reason);
     if (retry.empty()) return;
     if (reason.empty()) reason = sink ? "the sink asked for a retry" : "the map failed the message";
-    if (attempt < plan_.on_error.attempts && !flow_.forced.load(std::memory_order_relaxed)) {
+    if (flow_.forced.load(std::memory_order_relaxed)) return;  // abandoned, not failed
+    if (attempt < plan_.on_error.attempts) {
       bump(stage_.metrics->retried, retry.size());
       if (!backoff(attempt++)) return;
       indexes = retry;
@@ -373,11 +394,12 @@ void StageWorker::drop_log(const std::string& message) {
   drops_since_log_ = 0;
 }
 
-bool StageWorker::backoff(uint32_t attempt) {
+bool StageWorker::backoff(uint32_t attempt, bool wake_on_stop) {
   const ErrorPolicyPlan& p = plan_.on_error;
   double us = static_cast<double>(p.initial_interval.count()) * std::pow(p.factor, attempt);
   us = std::min(us, static_cast<double>(p.cap.count()));
-  return flow_.sleep_until(Clock::now() + std::chrono::microseconds(static_cast<int64_t>(us)));
+  return flow_.sleep_until(Clock::now() + std::chrono::microseconds(static_cast<int64_t>(us)),
+                          wake_on_stop);
 }
 
 // ---------------------------------------------------------------------------------
@@ -389,7 +411,7 @@ void StageWorker::finish_and_close() {
   else if (stage_.workers_left.fetch_sub(1) == 1)
     to_finish = stage_.shared_instance.get();  // the last worker of a shared instance
   if (to_finish != nullptr) {
-    emitter_.begin_call(nullptr, nullptr, 0);
+    emitter_.begin_call(nullptr, nullptr, 0, /*finishing=*/true);
     const sluice_status s = to_finish->finish(&ctx_);
     if (s == SLUICE_OK) {
       emitter_.commit(nullptr);

@@ -50,8 +50,9 @@ class StageWorker {
   // Gives up on the listed messages according to the policy's final action.
   void give_up(MessageBatch& batch, const std::vector<uint32_t>& indexes,
                const std::string& reason);
-  // The backoff before retry number `attempt` (0-based); false when forced to stop.
-  bool backoff(uint32_t attempt);
+  // The backoff before retry number `attempt` (0-based); false when forced to stop, or
+  // (with wake_on_stop, for sources) when a graceful stop was requested.
+  bool backoff(uint32_t attempt, bool wake_on_stop = false);
   void acknowledge();
   void drop_log(const std::string& message);
 

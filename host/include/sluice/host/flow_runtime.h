@@ -20,6 +20,9 @@
 //   - request_stop(): sources stop, queues drain within the plan's grace period;
 //     kCompleted if everything drained, else kUndrained with what was left per stage;
 //   - force_stop() (a second signal): queues are abandoned: kUndrained.
+//   - after a forced stop (or a failure), every worker returns when its current plugin
+//     call does; one that does not within kStuckLimit makes wait() return anyway, with
+//     stuck() true.
 #pragma once
 
 #include <chrono>
@@ -71,7 +74,13 @@ class FlowRuntime {
   // plugin call.
   void force_stop();
 
+  // The result; read it after wait() returned.
   const FlowResult& result() const;
+  // True when wait() gave up on a worker stuck in a plugin call after a forced stop
+  // (kStuckLimit). The process should then exit without running destructors
+  // (std::_Exit): the plugin's library must not be unloaded under that thread.
+  bool stuck() const;
+  static constexpr std::chrono::seconds kStuckLimit{10};
   FlowMetrics& metrics();
   std::chrono::steady_clock::duration elapsed() const;
 
