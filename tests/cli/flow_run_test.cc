@@ -749,6 +749,27 @@ stages:
   EXPECT_EQ(summary(r.err).at("flaky").retried, 2) << r;
 }
 
+TEST_F(FlowErrors, OrderedMapKeepsOrderThroughAMessageRetry) {
+  // As above, but `ordered`: the messages after a failed one wait for its retry.
+  const std::string f = flow(R"(
+mode: job
+stages:
+  - name: src
+    source: test-ack-source
+    config: {count: 10, ack_log: acks.log}
+  - name: flaky
+    map: test-flaky-map
+    config: {fail_values: [m2, m5], fail_times: 1}
+    ordered: true
+    onError: {retry: {attempts: 2, initialInterval: 1ms}}
+  - {name: out, sink: file, config: {path: out.txt}}
+)");
+  RunResult r = run(f);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(read_lines(at("out.txt")), numbered("m", 10));
+  EXPECT_EQ(sorted(read_lines(at("acks.log"))).size(), 10u) << r;
+}
+
 TEST_F(FlowErrors, ThenDropCountsTheMessagesAndTheRunSucceeds) {
   const std::string f = flow(R"(
 mode: job
@@ -1007,6 +1028,30 @@ TEST_F(FlowSignals, SecondSigtermAbandonsWhatIsQueuedAndExits4) {
   const std::vector<std::string> acked = sorted(read_lines(at("acks.log")));
   EXPECT_EQ(std::adjacent_find(acked.begin(), acked.end()), acked.end()) << "an id acked twice";
   for (const std::string& id : acked) ASSERT_TRUE(written_set.count("m" + id.substr(3))) << id;
+}
+
+TEST_F(FlowSignals, SigtermWakesASourceWaitingToRetry) {
+  // The source's second read fails and its retry waits 30 s; a stop must not wait for
+  // it (nor for the grace period): what was read drains and the run exits 0.
+  const std::string f = flow(R"(
+mode: streaming
+gracePeriod: 20s
+stages:
+  - name: src
+    source: test-ack-source
+    config: {count: 100, fail_calls: [1], ack_log: acks.log}
+    batch: 2
+    onError: {retry: {attempts: 3, initialInterval: 30s}}
+  - {name: out, sink: file, config: {path: out.txt}}
+)");
+  auto child = start(f);
+  ASSERT_TRUE(eventually([&] { return has_lines("out.txt"); })) << killed(*child);
+  ASSERT_TRUE(child->signal(SIGTERM));
+  RunResult r = child->wait();
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_LT(r.elapsed, 5000ms) << "the stop waited for the retry" << r;
+  EXPECT_EQ(read_lines(at("out.txt")), numbered("m", 2));
+  EXPECT_EQ(sorted(read_lines(at("acks.log"))), (std::vector<std::string>{"id-0", "id-1"}));
 }
 
 TEST_F(FlowSignals, SigtermAcknowledgesExactlyWhatWasWritten) {
