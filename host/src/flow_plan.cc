@@ -55,6 +55,7 @@ struct Planner {
   Diagnostics* diag;
   FlowPlan plan;
   std::map<std::string, int, std::less<>> by_name;
+  bool bad_edges = false;  // some written edge was rejected
   // (where, message) already reported: a bad value in `defaults` is checked once per
   // stage that uses it, but reported once.
   std::set<std::pair<std::string, std::string>> reported = {};
@@ -162,7 +163,7 @@ struct Planner {
       }
       auto it = by_name.find(p.fallback());
       if (it == by_name.end()) {
-        error(where + ".fallback", "fallback names no stage \"" + p.fallback() + "\"",
+        error(where + ".fallback", "fallback: no stage is named \"" + p.fallback() + "\"",
               "stages: " + stage_names());
         continue;
       }
@@ -191,6 +192,12 @@ struct Planner {
   }
 
   void edges() {
+    const size_t errors_before = diag->size();
+    resolve_edges();
+    bad_edges = diag->size() != errors_before;
+  }
+
+  void resolve_edges() {
     const flow::Flow& f = flow.spec;
     if (f.edges_size() == 0) {
       // Chain in the order written, leaving out stages that serve only as fallbacks.
@@ -236,7 +243,7 @@ struct Planner {
         }
         auto it = by_name.find(name);
         if (it == by_name.end()) {
-          error(e.path + "." + field, std::string("edge ") + field + " names no stage \"" + name + "\"",
+          error(e.path + "." + field, std::string(field) + ": no stage is named \"" + name + "\"",
                 "stages: " + stage_names());
           ok = false;
           return;
@@ -333,6 +340,10 @@ struct Planner {
     };
     for (int i = 0; i < n; ++i)
       if (state[i] == 0) visit(i);
+
+    // Reachability is meaningless while an edge is wrong (it would blame every stage
+    // the broken edge cut off): fix the edges first.
+    if (bad_edges) return;
 
     // Reachable from a source.
     std::vector<bool> reached(n, false);
