@@ -11,11 +11,13 @@ void FlowOptions::add_to(CLI::App* cmd, bool with_plugins) {
   cmd->add_option("--set", sets,
                   "override a flow value before checking, e.g. --set stages.in.config.count=10 "
                   "(repeatable)")
-      ->type_name("PATH=VALUE");
+      ->type_name("PATH=VALUE")
+      ->allow_extra_args(false);  // one value per --set: never swallow the flow file
   if (with_plugins)
     cmd->add_option("--plugin-dir", plugin_dirs,
                     "search this folder for plugins first (repeatable)")
-        ->type_name("DIR");
+        ->type_name("DIR")
+        ->allow_extra_args(false);  // one folder per --plugin-dir
 }
 
 std::optional<PreparedFlow> prepare_flow(const FlowOptions& options, bool bind) {

@@ -82,7 +82,8 @@ Command add_plugins_command(CLI::App& app) {
       "List the stage types found in the plugin folders (--plugin-dir, SLUICE_PLUGIN_PATH, "
       "built-ins) and every library that was rejected, with the reason. Exits 3 when a "
       "library was rejected.");
-  cmd->add_option("--plugin-dir", opts->dirs, "Extra plugin folder (repeatable; searched first)");
+  cmd->add_option("--plugin-dir", opts->dirs, "Extra plugin folder (repeatable; searched first)")
+      ->allow_extra_args(false);  // one folder per --plugin-dir
   cmd->add_flag("--json", opts->json, "Print JSON for scripts");
   return {cmd, [opts]() {
     PluginRegistry reg;

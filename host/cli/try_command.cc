@@ -366,7 +366,8 @@ Command add_try_command(CLI::App& app) {
       ->check(CLI::Range(size_t{1}, size_t{1} << 20));
   cmd->add_option("--idle-timeout", o->idle_timeout,
                   "Source: stop after this many seconds without data (default 1)");
-  cmd->add_option("--plugin-dir", o->dirs, "Extra plugin folder (repeatable; searched first)");
+  cmd->add_option("--plugin-dir", o->dirs, "Extra plugin folder (repeatable; searched first)")
+      ->allow_extra_args(false);  // one folder per --plugin-dir: never swallow TYPE
   cmd->add_flag("--json", o->json, "Print each output as a JSON line with keys, tags, time");
   return {cmd, [o] { return run(*o); }};
 }

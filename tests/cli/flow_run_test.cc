@@ -1117,6 +1117,22 @@ stages:
     sink: blackhole
 )";
 
+TEST_F(FlowCheck, OptionsMayComeBeforeOrAfterTheFlowFile) {
+  // A repeatable option takes one value each time: it never swallows the flow file.
+  const std::string f = flow(R"(
+mode: job
+stages:
+  - {name: in, source: generator, config: {count: 1}}
+  - {name: out, sink: blackhole}
+)");
+  RunResult before = sluice({"check", "--plugin-dir", kFixtureDir, f, "--set", "stages.in.config.count=2"});
+  EXPECT_EQ(before.exit_code, 0) << before;
+  RunResult mixed = sluice({"check", "--set", "mode=streaming", "--plugin-dir", kFixtureDir,
+                            "--set", "stages.in.config.count=\"x\"", f});
+  EXPECT_EQ(mixed.exit_code, 2) << "the second --set applies" << mixed;
+  EXPECT_TRUE(contains(mixed.err, "config.count: expected an integer")) << mixed;
+}
+
 TEST_F(FlowCheck, ValidFlowIsOk) {
   const std::string f = flow(kValidFlow);
   RunResult r = check(f);
