@@ -44,14 +44,22 @@ RunResult sluice_with_input(const std::vector<std::string>& args, std::string in
 
 const std::string kFixtureDir = SLUICE_FIXTURE_DIR;
 
-// The built-in types, sorted by name as `sluice plugins` lists them.
+// The types of libsluice-builtin.so, sorted by name as `sluice plugins` lists them.
 const std::vector<std::string> kBuiltinTypes = {"blackhole", "cat",  "file",  "filter",
                                                 "generator", "log",  "stdin", "stdout"};
+// Every type in the built-in folder: libsluice-builtin.so's and libsluice-python.so's.
+const std::vector<std::string> kBuiltinFolderTypes = {
+    "blackhole", "cat", "file", "filter", "generator", "log", "python", "stdin", "stdout"};
 
 // The product finds its built-ins through the real path of the executable
 // (/proc/self/exe), so the names it prints are symlink-free: compare with those.
 std::string builtin_dir() { return fs::canonical(SLUICE_BUILTIN_DIR).string(); }
 std::string builtin_lib() { return builtin_dir() + "/libsluice-builtin.so"; }
+std::string python_lib() { return builtin_dir() + "/libsluice-python.so"; }
+// The built-in library that provides `type`.
+std::string builtin_lib_of(const std::string& type) {
+  return type == "python" ? python_lib() : builtin_lib();
+}
 
 // Fixtures are found through --plugin-dir as given, so their names are not canonical.
 std::string fixture(const std::string& stem) { return kFixtureDir + "/lib" + stem + ".so"; }
@@ -218,20 +226,20 @@ TEST(Plugins, TableListsTheBuiltins) {
   EXPECT_EQ(r.err, "");
   ASSERT_TRUE(starts_with(r.out, "TYPE")) << r;
   std::vector<TableRow> rows = parse_table(r.out);
-  ASSERT_EQ(type_names(rows), kBuiltinTypes) << r;
+  ASSERT_EQ(type_names(rows), kBuiltinFolderTypes) << r;
 
   // Sorted by type name; "(mt)" marks the thread-safe types; a type with two kinds lists
   // both.
   std::map<std::string, TableRow> by_name;
   for (const TableRow& row : rows) {
     EXPECT_EQ(row.version, "0.1.0") << row.type;
-    EXPECT_EQ(row.file, builtin_lib()) << row.type;
+    EXPECT_EQ(row.file, builtin_lib_of(row.type)) << row.type;
     by_name[row.type] = row;
   }
   const std::map<std::string, std::string> kinds = {
       {"blackhole", "sink"}, {"cat", "map (mt)"}, {"file", "source,sink"},
       {"filter", "map (mt)"}, {"generator", "source"}, {"log", "sink"},
-      {"stdin", "source"},   {"stdout", "sink"}};
+      {"stdin", "source"},   {"stdout", "sink"},      {"python", "map"}};
   for (const auto& [name, kind] : kinds) EXPECT_EQ(by_name[name].kinds, kind) << name;
   EXPECT_EQ(by_name["blackhole"].description, "sink that counts and discards every message");
   EXPECT_EQ(by_name["cat"].description, "identity map: passes each message through unchanged");
@@ -247,15 +255,16 @@ TEST(Plugins, JsonDescribesTheBuiltins) {
   EXPECT_EQ(r.err, "");
   json j = parse_json(r);
   ASSERT_TRUE(j.is_object()) << r;
-  EXPECT_EQ(type_names(j), kBuiltinTypes);
+  EXPECT_EQ(type_names(j), kBuiltinFolderTypes);
 
   for (const json& t : j.at("types")) {
     SCOPED_TRACE(t.dump());
     EXPECT_EQ(t.at("version"), "0.1.0");
     EXPECT_TRUE(t.at("description").is_string());
     EXPECT_TRUE(t.at("config_schema").is_object()) << "built-ins publish a schema";
-    EXPECT_EQ(t.at("file"), builtin_lib());
-    EXPECT_EQ(t.at("library"), "sluice-builtin");
+    const std::string name = t.at("name");
+    EXPECT_EQ(t.at("file"), builtin_lib_of(name));
+    EXPECT_EQ(t.at("library"), name == "python" ? "sluice-python" : "sluice-builtin");
     EXPECT_EQ(t.at("abi"), "1.1");
   }
   const json& generator = *find_type(j, "generator");
@@ -292,7 +301,7 @@ TEST(Plugins, FixtureFolderListsGoodTypesAndOneErrorLinePerBrokenLibrary) {
             (std::vector<std::string>{"blackhole", "c-counter", "c-upper", "cat",
                                       "cpp-ack-source", "cpp-drop-source", "cpp-finish", "cpp-misbehave", "cpp-status",
                                       "cpp-throw", "file", "filter", "generator", "log",
-                                      "old-minor", "stdin", "stdout", "test-ack-source",
+                                      "old-minor", "python", "stdin", "stdout", "test-ack-source",
                                       "test-flaky-map", "test-flaky-sink", "test-slow-sink", "test-tag-map",
                                       "twin"}))
       << r;
@@ -421,7 +430,7 @@ TEST(Plugins, SameFileThroughTwoFoldersLoadsOnce) {
   EXPECT_EQ(r.exit_code, 0) << r;
   json j = parse_json(r);
   EXPECT_EQ(j.at("errors"), json::array());
-  EXPECT_EQ(type_names(j), kBuiltinTypes);
+  EXPECT_EQ(type_names(j), kBuiltinFolderTypes);
   EXPECT_EQ(j.at("folders").size(), 2u);
 }
 
@@ -431,7 +440,7 @@ TEST(Plugins, MissingPluginDirIsReportedAndBuiltinsStillLoad) {
   EXPECT_EQ(r.err,
             "sluice: error: /nonexistent/sluice-plugins: plugin folder does not exist or is "
             "not a folder\n");
-  EXPECT_EQ(type_names(parse_table(r.out)), kBuiltinTypes);
+  EXPECT_EQ(type_names(parse_table(r.out)), kBuiltinFolderTypes);
 }
 
 TEST(Plugins, BuiltinsAreFoundRelativeToTheExecutable) {

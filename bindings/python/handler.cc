@@ -1,0 +1,231 @@
+#include "handler.h"
+
+#include <filesystem>
+
+#include "python_error.h"
+
+namespace sluice::python {
+namespace {
+
+namespace fs = std::filesystem;
+
+ConfigError config_error(const std::string& key, const std::string& message) {
+  return ConfigError("config." + key + ": " + message);
+}
+
+fs::path resolve(const HandlerConfig& c, const std::string& p) {
+  fs::path path(p);
+  if (path.is_relative() && !c.flow_dir.empty()) path = fs::path(c.flow_dir) / path;
+  return path.lexically_normal();
+}
+
+// A module given as a file rather than a dotted name.
+bool is_file(const std::string& module) {
+  return module.find('/') != std::string::npos ||
+         (module.size() > 3 && module.compare(module.size() - 3, 3, ".py") == 0);
+}
+
+// Puts `folders` at the front of sys.path, in their order, unless already there.
+void add_to_sys_path(const std::vector<std::string>& folders) {
+  py::list sys_path = py::module_::import("sys").attr("path");
+  for (auto it = folders.rbegin(); it != folders.rend(); ++it) {
+    py::str folder(*it);
+    if (!sys_path.contains(folder)) sys_path.insert(0, folder);
+  }
+}
+
+// Loads a .py file as module <stem> (registered in sys.modules under that name, so
+// pickling and dataclasses work), or returns the one loaded from the same file before.
+py::object import_file(const fs::path& file) {
+  const std::string name = file.stem().string();
+  py::dict modules = py::module_::import("sys").attr("modules");
+  if (modules.contains(name)) {
+    py::object loaded = modules[py::str(name)];
+    py::object loaded_file = py::getattr(loaded, "__file__", py::none());
+    std::error_code ec;
+    if (!loaded_file.is_none() && fs::equivalent(loaded_file.cast<std::string>(), file, ec))
+      return loaded;
+  }
+  py::module_ util = py::module_::import("importlib.util");
+  py::object spec = util.attr("spec_from_file_location")(name, file.string());
+  py::object module = util.attr("module_from_spec")(spec);
+  modules[py::str(name)] = module;
+  try {
+    spec.attr("loader").attr("exec_module")(module);
+  } catch (py::error_already_set&) {
+    PyDict_DelItemString(modules.ptr(), name.c_str());  // a half-run module is no module
+    throw;
+  }
+  return module;
+}
+
+py::object import_module(const HandlerConfig& c, std::string* shown) {
+  std::vector<std::string> folders;
+  for (const std::string& p : c.path) folders.push_back(resolve(c, p).string());
+  // Handlers beside the flow file import by name, as a script's neighbours do.
+  if (!c.flow_dir.empty()) folders.push_back(c.flow_dir);
+
+  if (is_file(c.module)) {
+    const fs::path file = resolve(c, c.module);
+    *shown = file.string();
+    std::error_code ec;
+    if (!fs::is_regular_file(file, ec))
+      throw config_error("module", file.string() + " does not exist or is not a file");
+    folders.insert(folders.begin(), file.parent_path().string());  // its sibling modules
+    add_to_sys_path(folders);
+    try {
+      return import_file(file);
+    } catch (py::error_already_set& e) {
+      throw config_error("module", "importing " + file.string() + " failed: " + describe(e));
+    }
+  }
+
+  *shown = c.module;
+  add_to_sys_path(folders);
+  try {
+    return py::module_::import("importlib").attr("import_module")(c.module);
+  } catch (py::error_already_set& e) {
+    // "No module named x" for the module itself (not for something it imports).
+    if (e.matches(PyExc_ModuleNotFoundError)) {
+      py::object missing = py::getattr(e.value(), "name", py::none());
+      const std::string name = missing.is_none() ? "" : missing.cast<std::string>();
+      if (name == c.module || c.module.rfind(name + ".", 0) == 0) {
+        std::string where;
+        for (const std::string& f : folders) where += (where.empty() ? "" : ", ") + f;
+        throw config_error("module", "no Python module named \"" + c.module + "\" (looked in " +
+                                         (where.empty() ? "" : where + " and ") +
+                                         "sys.path; set path: to add folders)");
+      }
+    }
+    throw config_error("module", "importing \"" + c.module + "\" failed: " + describe(e));
+  }
+}
+
+// The public callables of a module, for "did you mean" lists.
+std::string callables_of(const py::object& module, bool classes) {
+  std::string out;
+  py::module_ inspect = py::module_::import("inspect");
+  for (auto [name, value] : py::dict(module.attr("__dict__"))) {
+    const std::string n = name.cast<std::string>();
+    if (n.empty() || n[0] == '_') continue;
+    const bool is_class = inspect.attr("isclass")(value).cast<bool>();
+    if (classes ? !is_class : (is_class || !PyCallable_Check(value.ptr()))) continue;
+    out += (out.empty() ? "" : ", ") + n;
+  }
+  return out.empty() ? "none" : out;
+}
+
+// Whether `fn` is called as fn(keys, datum) (true) or fn(datum) (false), from the
+// positional parameters it requires.
+bool takes_keys(const py::object& fn, const std::string& name, const std::string& key) {
+  py::module_ inspect = py::module_::import("inspect");
+  py::object sig;
+  try {
+    sig = inspect.attr("signature")(fn);
+  } catch (py::error_already_set&) {
+    return false;  // no signature to read (some builtins): handler(datum)
+  }
+  py::object P = inspect.attr("Parameter");
+  int required = 0, positional = 0;
+  bool var_positional = false;
+  for (py::handle param : sig.attr("parameters").attr("values")()) {
+    py::object kind = param.attr("kind");
+    const bool no_default = param.attr("default").is(P.attr("empty"));
+    if (kind.equal(P.attr("POSITIONAL_ONLY")) || kind.equal(P.attr("POSITIONAL_OR_KEYWORD"))) {
+      ++positional;
+      if (no_default) ++required;
+    } else if (kind.equal(P.attr("VAR_POSITIONAL"))) {
+      var_positional = true;
+    } else if (kind.equal(P.attr("KEYWORD_ONLY")) && no_default) {
+      throw config_error(key, name + py::str(sig).cast<std::string>() +
+                                  " has a keyword-only parameter \"" +
+                                  param.attr("name").cast<std::string>() +
+                                  "\" with no default; give it in args:");
+    }
+  }
+  if (required == 2 || (required == 0 && positional >= 2)) return true;
+  if (required == 1 || (required == 0 && (positional == 1 || var_positional))) return false;
+  throw config_error(key, name + py::str(sig).cast<std::string>() +
+                              " has the wrong signature: a map handler is handler(datum) or "
+                              "handler(keys, datum)");
+}
+
+void reject_async(const py::object& fn, const std::string& name, const std::string& key) {
+  py::module_ inspect = py::module_::import("inspect");
+  if (inspect.attr("iscoroutinefunction")(fn).cast<bool>() ||
+      inspect.attr("isasyncgenfunction")(fn).cast<bool>())
+    throw config_error(key, name + " is async; async handlers are not supported yet");
+}
+
+// Keyword arguments for the handler (or its class), as a Python dict.
+py::dict kwargs(const HandlerConfig& c) {
+  return py::module_::import("json").attr("loads")(c.args.dump());
+}
+
+}  // namespace
+
+Handler load_handler(const HandlerConfig& c) {
+  std::string shown;  // how the module is named in messages
+  py::object module = import_module(c, &shown);
+  const bool is_class = !c.class_name.empty();
+  const std::string key = is_class ? "class" : "function";
+  const std::string attr = is_class ? c.class_name : c.function;
+  const std::string module_name = py::getattr(module, "__name__", py::str(c.module)).cast<std::string>();
+
+  Handler h;
+  h.name = module_name + "." + attr;
+  if (!py::hasattr(module, attr.c_str()))
+    throw config_error(key, shown + " has no " + (is_class ? "class" : "function") + " \"" +
+                                attr + "\" (it has: " + callables_of(module, is_class) + ")");
+  py::object target = module.attr(attr.c_str());
+  py::dict args = kwargs(c);
+
+  try {
+    if (is_class) {
+      if (!py::isinstance<py::type>(target))
+        throw config_error(key, h.name + " is not a class (it is a " + type_name(target) + ")");
+      py::object instance;
+      try {
+        instance = target(**args);
+      } catch (py::error_already_set& e) {
+        throw config_error(key, h.name + "(**args) failed: " + describe(e));
+      }
+      // numaflow-python's classes define handler(); any callable object works too.
+      if (py::hasattr(instance, "handler")) {
+        h.call = instance.attr("handler");
+        h.name += ".handler";
+      } else if (PyCallable_Check(instance.ptr())) {
+        h.call = instance;
+      } else {
+        throw config_error(key, h.name + " has neither a handler() method nor __call__");
+      }
+      reject_async(h.call, h.name, key);
+      h.with_keys = takes_keys(h.call, h.name, key);
+    } else {
+      if (!PyCallable_Check(target.ptr()) || py::isinstance<py::type>(target))
+        throw config_error(key, h.name + " is not a function (it is a " + type_name(target) +
+                                    (py::isinstance<py::type>(target) ? "; use class: for classes"
+                                                                      : "") +
+                                    ")");
+      reject_async(target, h.name, key);
+      if (args.empty()) {
+        h.call = target;
+      } else {
+        // The args must be parameters of the function (bind_partial says which is not).
+        try {
+          py::module_::import("inspect").attr("signature")(target).attr("bind_partial")(**args);
+        } catch (py::error_already_set& e) {
+          if (!e.matches(PyExc_TypeError) && !e.matches(PyExc_ValueError)) throw;
+          throw config_error("args", h.name + ": " + py::str(e.value()).cast<std::string>());
+        }
+        h.call = py::module_::import("functools").attr("partial")(target, **args);
+      }
+      h.with_keys = takes_keys(h.call, h.name, key);
+    }
+  } catch (py::error_already_set& e) {
+    throw config_error(key, h.name + ": " + describe(e));
+  }
+  return h;
+}
+
+}  // namespace sluice::python

@@ -1,0 +1,62 @@
+// Finding a stage's Python handler from its config: import the module (by name, or a
+// .py file relative to the flow), take the function or make the class's instance, and
+// work out how to call it. Every mistake is a sluice::ConfigError naming the config key,
+// with Python's file and line when Python has them.
+#pragma once
+
+#include <sluice/plugin.hpp>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "pybind.h"
+
+namespace sluice::python {
+
+// The handler part of a python stage's config, read and checked without Python.
+struct HandlerConfig {
+  std::string module;                // a module name, or a .py file's path as written
+  std::string function;              // exactly one of function / class
+  std::string class_name;
+  std::vector<std::string> path;     // folders for sys.path, resolved against flow_dir
+  std::string flow_dir;              // "" when the flow has no file
+  nlohmann::json args = nlohmann::json::object();  // keyword arguments
+
+  // Reads the keys this file knows from `config` (a builtin::Config); the caller
+  // rejects unknown keys afterwards.
+  template <class Config>
+  static HandlerConfig read(Config& config, const CreateArgs& create);
+};
+
+// How a handler is called.
+struct Handler {
+  py::object call;        // the callable (a function, a bound method, a partial)
+  bool with_keys = false; // handler(keys, datum), numaflow-style; else handler(datum)
+  std::string name;       // "handlers.upper", for messages
+};
+
+// Imports and resolves the handler. Call with the GIL held.
+Handler load_handler(const HandlerConfig& config);
+
+template <class Config>
+HandlerConfig HandlerConfig::read(Config& config, const CreateArgs& create) {
+  HandlerConfig c;
+  c.flow_dir = std::string(create.flow_dir);
+  c.module = config.required_string("module", "a module name, or a .py file");
+  c.function = config.string("function", "");
+  c.class_name = config.string("class", "");
+  if (c.function.empty() == c.class_name.empty())
+    throw config.error(c.function.empty() ? "function" : "class",
+                       c.function.empty()
+                           ? "required: name the handler with function (or class)"
+                           : "give function or class, not both");
+  c.path = config.string_list("path");
+  if (const nlohmann::json* a = config.value("args")) {
+    if (!a->is_object()) throw config.error("args", "expected a mapping, got " + a->dump());
+    c.args = *a;
+  }
+  return c;
+}
+
+}  // namespace sluice::python
