@@ -80,10 +80,14 @@ py::object import_module(const HandlerConfig& c, std::string* shown) {
     }
   }
 
-  *shown = c.module;
   add_to_sys_path(folders);
   try {
-    return py::module_::import("importlib").attr("import_module")(c.module);
+    py::object module = py::module_::import("importlib").attr("import_module")(c.module);
+    // Which file answered to the name matters when it is not the user's (a handler
+    // module named like a standard one, `select`, finds the standard one).
+    py::object file = py::getattr(module, "__file__", py::none());
+    *shown = c.module + " (" + (file.is_none() ? "built into Python" : py::str(file).cast<std::string>()) + ")";
+    return module;
   } catch (py::error_already_set& e) {
     // "No module named x" for the module itself (not for something it imports).
     if (e.matches(PyExc_ModuleNotFoundError)) {
@@ -101,13 +105,16 @@ py::object import_module(const HandlerConfig& c, std::string* shown) {
   }
 }
 
-// The public callables of a module, for "did you mean" lists.
+// The public functions (or classes) a module defines itself (not those it imports),
+// for the "it has: ..." list.
 std::string callables_of(const py::object& module, bool classes) {
   std::string out;
   py::module_ inspect = py::module_::import("inspect");
+  py::object module_name = module.attr("__name__");
   for (auto [name, value] : py::dict(module.attr("__dict__"))) {
     const std::string n = name.cast<std::string>();
     if (n.empty() || n[0] == '_') continue;
+    if (!py::getattr(value, "__module__", py::none()).equal(module_name)) continue;
     const bool is_class = inspect.attr("isclass")(value).cast<bool>();
     if (classes ? !is_class : (is_class || !PyCallable_Check(value.ptr()))) continue;
     out += (out.empty() ? "" : ", ") + n;
@@ -117,7 +124,9 @@ std::string callables_of(const py::object& module, bool classes) {
 
 // Whether `fn` is called as fn(keys, datum) (true) or fn(datum) (false), from the
 // positional parameters it requires.
-bool takes_keys(const py::object& fn, const std::string& name, const std::string& key) {
+// `shown` names the module (and its file) for the error.
+bool takes_keys(const py::object& fn, const std::string& name, const std::string& key,
+                const std::string& shown) {
   py::module_ inspect = py::module_::import("inspect");
   py::object sig;
   try {
@@ -145,7 +154,7 @@ bool takes_keys(const py::object& fn, const std::string& name, const std::string
   }
   if (required == 2 || (required == 0 && positional >= 2)) return true;
   if (required == 1 || (required == 0 && (positional == 1 || var_positional))) return false;
-  throw config_error(key, name + py::str(sig).cast<std::string>() +
+  throw config_error(key, name + py::str(sig).cast<std::string>() + " from " + shown +
                               " has the wrong signature: a map handler is handler(datum) or "
                               "handler(keys, datum)");
 }
@@ -200,13 +209,12 @@ Handler load_handler(const HandlerConfig& c) {
         throw config_error(key, h.name + " has neither a handler() method nor __call__");
       }
       reject_async(h.call, h.name, key);
-      h.with_keys = takes_keys(h.call, h.name, key);
+      h.with_keys = takes_keys(h.call, h.name, key, shown);
     } else {
-      if (!PyCallable_Check(target.ptr()) || py::isinstance<py::type>(target))
-        throw config_error(key, h.name + " is not a function (it is a " + type_name(target) +
-                                    (py::isinstance<py::type>(target) ? "; use class: for classes"
-                                                                      : "") +
-                                    ")");
+      if (py::isinstance<py::type>(target))
+        throw config_error(key, h.name + " is a class, not a function (name it with class:)");
+      if (!PyCallable_Check(target.ptr()))
+        throw config_error(key, h.name + " is not a function (it is a " + type_name(target) + ")");
       reject_async(target, h.name, key);
       if (args.empty()) {
         h.call = target;
@@ -220,7 +228,7 @@ Handler load_handler(const HandlerConfig& c) {
         }
         h.call = py::module_::import("functools").attr("partial")(target, **args);
       }
-      h.with_keys = takes_keys(h.call, h.name, key);
+      h.with_keys = takes_keys(h.call, h.name, key, shown);
     }
   } catch (py::error_already_set& e) {
     throw config_error(key, h.name + ": " + describe(e));
