@@ -212,6 +212,25 @@ void define_module(py::module_& m) {
         return s + ")";
       });
 
+  // numaflow-python's Mapper base class, so its class handlers port unchanged: calling
+  // the instance calls handler(keys, datum).
+  py::exec(R"(
+import abc
+
+class Mapper(metaclass=abc.ABCMeta):
+    """Base class of a class map handler (as in numaflow-python): define
+    handler(self, keys, datum); calling the instance calls it."""
+
+    def __call__(self, *args, **kwargs):
+        return self.handler(*args, **kwargs)
+
+    @abc.abstractmethod
+    def handler(self, keys, datum):
+        """Return a Message, Messages, bytes, str or None for one datum."""
+)",
+           m.attr("__dict__"));
+  m.attr("Mapper").attr("__module__") = "sluice";
+
   m.attr("DROP_TAG") = py::str(std::string(kDropTag));
   m.attr("DROP") = py::cast(drop_message());
 }

@@ -207,6 +207,38 @@ edges:
                                                 R"(["key-1"])", R"(["key-1"])", R"(["key-1"])"}));
 }
 
+TEST_F(PythonMap, NumaflowMapperSubclassRunsWithOnlyItsImportsChanged) {
+  // numaflow-python's flatmap example, with `pynumaflow.mapper` replaced by `sluice`
+  // and the MapServer start-up left out.
+  write("flatmap.py", R"(
+from sluice import Messages, Message, Datum, Mapper
+
+
+class Flatmap(Mapper):
+    """
+    This is a class that inherits from the Mapper class.
+    It implements the handler method that is called for each datum.
+    """
+
+    def handler(self, keys: list[str], datum: Datum) -> Messages:
+        val = datum.value
+        _ = datum.event_time
+        _ = datum.watermark
+        strs = val.decode("utf-8").split(",")
+        messages = Messages()
+        if len(strs) == 0:
+            messages.append(Message.to_drop())
+            return messages
+        for s in strs:
+            messages.append(Message(str.encode(s)))
+        return messages
+)");
+  write("in.txt", "a,b,c\nd\n");
+  RunResult r = run(map_flow("{module: flatmap, class: Flatmap}"));
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(read_lines(at("out.txt")), (std::vector<std::string>{"a", "b", "c", "d"}));
+}
+
 TEST_F(PythonMap, NoneFiltersDropDropsAndListsGiveSeveralOutputs) {
   write("choose.py", R"(
 import sluice
