@@ -622,5 +622,18 @@ stages:
   EXPECT_EQ(sorted_lines, numbered("", lines.size()));
 }
 
+TEST_F(PythonRuntime, SluiceTryRunsAHandlerOnStdin) {
+  write("handlers.py", "def upper(datum):\n    return datum.value.upper()\n");
+  RunOptions opts = options();
+  opts.stdin_data = "one\ntwo\n";
+  RunResult r = run_process(
+      SLUICE_BIN,
+      {"try", "python", "--config",
+       R"({"module": ")" + at("handlers.py").string() + R"(", "function": "upper"})"},
+      opts);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "ONE\nTWO\n");
+}
+
 }  // namespace
 }  // namespace sluice::test
