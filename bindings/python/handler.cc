@@ -36,15 +36,19 @@ void add_to_sys_path(const std::vector<std::string>& folders) {
 
 // Loads a .py file as module <stem> (registered in sys.modules under that name, so
 // pickling and dataclasses work), or returns the one loaded from the same file before.
+// When <stem> is another module's name (json.py beside the flow, or two flows' folders
+// with a handlers.py each), the file gets a name of its own rather than replacing that
+// module for everyone who imports it.
 py::object import_file(const fs::path& file) {
-  const std::string name = file.stem().string();
+  std::string name = file.stem().string();
   py::dict modules = py::module_::import("sys").attr("modules");
-  if (modules.contains(name)) {
+  for (int n = 1; modules.contains(name); ++n) {
     py::object loaded = modules[py::str(name)];
     py::object loaded_file = py::getattr(loaded, "__file__", py::none());
     std::error_code ec;
     if (!loaded_file.is_none() && fs::equivalent(loaded_file.cast<std::string>(), file, ec))
       return loaded;
+    name = file.stem().string() + "__sluice" + std::to_string(n);
   }
   py::module_ util = py::module_::import("importlib.util");
   py::object spec = util.attr("spec_from_file_location")(name, file.string());
@@ -166,9 +170,27 @@ void reject_async(const py::object& fn, const std::string& name, const std::stri
     throw config_error(key, name + " is async; async handlers are not supported yet");
 }
 
-// Keyword arguments for the handler (or its class), as a Python dict.
-py::dict kwargs(const HandlerConfig& c) {
-  return py::module_::import("json").attr("loads")(c.args.dump());
+// A JSON value as the Python value json.loads would make.
+py::object to_python(const nlohmann::json& j) {
+  switch (j.type()) {
+    case nlohmann::json::value_t::null: return py::none();
+    case nlohmann::json::value_t::boolean: return py::bool_(j.get<bool>());
+    case nlohmann::json::value_t::number_integer: return py::int_(j.get<int64_t>());
+    case nlohmann::json::value_t::number_unsigned: return py::int_(j.get<uint64_t>());
+    case nlohmann::json::value_t::number_float: return py::float_(j.get<double>());
+    case nlohmann::json::value_t::string: return py::str(j.get<std::string>());
+    case nlohmann::json::value_t::array: {
+      py::list list;
+      for (const auto& item : j) list.append(to_python(item));
+      return list;
+    }
+    case nlohmann::json::value_t::object: {
+      py::dict dict;
+      for (const auto& [key, value] : j.items()) dict[py::str(key)] = to_python(value);
+      return dict;
+    }
+    default: return py::none();  // binary and discarded values do not come from YAML
+  }
 }
 
 }  // namespace
@@ -187,7 +209,7 @@ Handler load_handler(const HandlerConfig& c) {
     throw config_error(key, shown + " has no " + (is_class ? "class" : "function") + " \"" +
                                 attr + "\" (it has: " + callables_of(module, is_class) + ")");
   py::object target = module.attr(attr.c_str());
-  py::dict args = kwargs(c);
+  py::dict args = to_python(c.args);
 
   try {
     if (is_class) {

@@ -87,6 +87,10 @@ std::string initialize() {
     sys.attr("stdout") = sys.attr("stderr");
     // Registers Datum and friends with pybind11 even when no handler imports sluice.
     py::module_::import("sluice");
+    // The standard modules the plugin itself uses, imported before any handler folder
+    // is on sys.path: a handler's json.py or inspect.py must not stand in for them.
+    for (const char* name : {"importlib", "importlib.util", "inspect", "functools", "datetime"})
+      py::module_::import(name);
   } catch (const py::error_already_set& ex) {
     std::string why = std::string("setting up Python: ") + ex.what();
     py::finalize_interpreter();

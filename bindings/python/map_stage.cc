@@ -41,7 +41,12 @@ class PythonMap {
   explicit PythonMap(const CreateArgs& args) : config_(read_config(args)) {
     std::lock_guard<std::mutex> lock(load_mutex());
     PythonThread::Hold gil(thread_);
-    handler_ = std::make_unique<Handler>(load_handler(config_));
+    try {
+      handler_ = std::make_unique<Handler>(load_handler(config_));
+    } catch (const py::error_already_set& e) {
+      // Whatever Python raised while finding the handler keeps the stage from starting.
+      throw ConfigError("loading the handler failed: " + describe(e));
+    }
   }
   ~PythonMap() {
     PythonThread::Hold gil(thread_);

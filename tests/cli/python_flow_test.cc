@@ -339,6 +339,42 @@ def run(datum):
   EXPECT_EQ(read_file(at("out.txt")), "HI!\n");
 }
 
+TEST_F(PythonMap, AFileNamedLikeAStandardModuleDoesNotReplaceIt) {
+  // Loaded from its path, inspect.py gets a module name of its own: `inspect` (which
+  // the runtime itself uses to read the handler's signature) stays the standard one.
+  write("inspect.py", R"(
+import sys
+
+def check(datum):
+    return repr((__name__, sys.modules["inspect"].__file__ != __file__))
+)");
+  write("in.txt", "x\n");
+  RunResult r = run(map_flow("{module: inspect.py, function: check}"));
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(read_file(at("out.txt")), "('inspect__sluice1', True)\n");
+}
+
+TEST_F(PythonMap, StagesAndWorkersSharingAFileRunItsTopLevelOnce) {
+  write("counted.py", R"(
+import builtins
+builtins.loads = getattr(builtins, "loads", 0) + 1
+
+def show(datum):
+    return f"{datum.value.decode()} loads={builtins.loads}"
+)");
+  const std::string f = flow(R"(
+mode: job
+stages:
+  - {name: gen, source: generator, config: {count: 1, template: "x"}}
+  - {name: one, map: python, config: {module: counted.py, function: show}, threads: 2}
+  - {name: two, map: python, config: {module: ./counted.py, function: show}}
+  - {name: out, sink: file, config: {path: out.txt}}
+)");
+  RunResult r = run(f);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(read_file(at("out.txt")), "x loads=1 loads=1\n");
+}
+
 TEST_F(PythonMap, NumpyImportsAndScoresVectors) {
   // numpy's C extension imports only because the plugin makes libpython global.
   write("score.py", R"(
