@@ -17,7 +17,7 @@ const sluice_host*& sluice::detail::host_slot() {
 namespace {
 
 void describe_types(sluice::Library& lib) {
-  sluice::python::add_python_map(lib);
+  sluice::python::add_python_type(lib);
   lib.on_unload(&sluice::python::stop_interpreter);
 }
 

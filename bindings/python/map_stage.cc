@@ -11,7 +11,7 @@
 #include "handler.h"
 #include "python_error.h"
 #include "python_thread.h"
-#include "stage_types.h"
+#include "stage.h"
 #include "types.h"
 
 namespace sluice::python {
@@ -36,9 +36,9 @@ std::mutex& load_mutex() {
   return m;
 }
 
-class PythonMap {
+class MapStage final : public Stage {
  public:
-  explicit PythonMap(const CreateArgs& args) : config_(read_config(args)) {
+  explicit MapStage(const CreateArgs& args) : config_(read_config(args)) {
     std::lock_guard<std::mutex> lock(load_mutex());
     PythonThread::Hold gil(thread_);
     try {
@@ -48,12 +48,12 @@ class PythonMap {
       throw ConfigError("loading the handler failed: " + describe(e));
     }
   }
-  ~PythonMap() {
+  ~MapStage() override {
     PythonThread::Hold gil(thread_);
     handler_.reset();  // its Python objects go while the GIL is held
   }
 
-  void process(Context& ctx, const Batch& batch) {
+  sluice_status process(Context& ctx, const Batch& batch) override {
     PythonThread::Hold gil(thread_);
     for (size_t i = 0; i < batch.size(); ++i) {
       std::string failure;
@@ -66,6 +66,7 @@ class PythonMap {
       }
       if (!failure.empty()) ctx.fail(i, failure);
     }
+    return SLUICE_OK;
   }
 
  private:
@@ -158,29 +159,10 @@ class PythonMap {
   std::vector<sluice_str> key_views_, tag_views_;  // reused by emit_message
 };
 
-constexpr const char* kSchema = R"({
-  "type": "object",
-  "additionalProperties": false,
-  "required": ["module"],
-  "properties": {
-    "module":   {"type": "string", "minLength": 1},
-    "function": {"type": "string", "minLength": 1},
-    "class":    {"type": "string", "minLength": 1},
-    "path":     {"type": "array", "items": {"type": "string", "minLength": 1}},
-    "args":     {"type": "object"}
-  },
-  "oneOf": [
-    {"description": "a function handler", "required": ["function"]},
-    {"description": "a class handler", "required": ["class"]}
-  ]
-})";
-
 }  // namespace
 
-void add_python_map(Library& lib) {
-  lib.add<PythonMap>({"python", SLUICE_KIND_MAP, "0.1.0",
-                      "runs a Python handler (module + function or class) on each message",
-                      kSchema});
+std::unique_ptr<Stage> make_map_stage(const CreateArgs& args) {
+  return std::make_unique<MapStage>(args);
 }
 
 }  // namespace sluice::python

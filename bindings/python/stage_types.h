@@ -5,6 +5,6 @@
 
 namespace sluice::python {
 
-void add_python_map(Library& lib);  // the `python` type (map kind, for now)
+void add_python_type(Library& lib);  // the `python` type (python_type.cc)
 
 }  // namespace sluice::python

@@ -1,0 +1,48 @@
+// The asyncio event loop of one stage instance, for `async def` handlers (the runtime
+// owns the loop; handlers never start or stop one). Made lazily on the instance's worker
+// thread the first time an awaitable shows up, run there with the GIL held, closed by
+// close(). Never shared between threads or instances.
+//
+// Every member must be called with the GIL held.
+#pragma once
+
+#include "pybind.h"
+
+namespace sluice::python {
+
+class EventLoop {
+ public:
+  EventLoop() = default;
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+  // Call close() first (with the GIL held); the destructor then has nothing to drop.
+  ~EventLoop() = default;
+
+  // Runs one awaitable to completion and returns its result; a Python exception it
+  // raises comes out as py::error_already_set.
+  py::object run(py::handle awaitable);
+
+  // Runs the awaitables concurrently (asyncio.gather, return_exceptions=True) and
+  // returns one entry per awaitable, in order: its result, or the exception it raised
+  // (an instance of BaseException). One failing awaitable does not cancel the others.
+  py::list gather(const py::list& awaitables);
+
+  // Drains an async iterator (an async generator's yields) into a list.
+  py::list collect(py::handle async_iterable);
+
+  // Shuts down async generators and closes the loop, if one was made. Idempotent.
+  void close() noexcept;
+
+  // inspect.isawaitable(o): a coroutine, a Future, anything with __await__.
+  static bool is_awaitable(py::handle o);
+  // Whether o is an async iterator/iterable (has __aiter__).
+  static bool is_async_iterable(py::handle o);
+
+ private:
+  void ensure();
+
+  py::object loop_;     // asyncio event loop, or None/null until first use
+  py::dict helpers_;    // _gather and _collect coroutine functions
+};
+
+}  // namespace sluice::python

@@ -1,0 +1,54 @@
+// The `python` stage type the host sees. Each instance is a Stage (stage.h) made for the
+// kind the flow gives it; this file only dispatches, so every kind shares one type name,
+// one config schema and one set of ABI entry points.
+#include "stage.h"
+#include "stage_types.h"
+
+namespace sluice::python {
+namespace {
+
+class PythonStage {
+ public:
+  explicit PythonStage(const CreateArgs& args) : stage_(make(args)) {}
+
+  sluice_status process(Context& ctx, const Batch& batch) { return stage_->process(ctx, batch); }
+  void ack(Context& ctx, const Batch& batch) { stage_->ack(ctx, batch); }
+  void finish(Context& ctx) { stage_->finish(ctx); }
+
+ private:
+  static std::unique_ptr<Stage> make(const CreateArgs& args) {
+    switch (args.kind) {
+      case SLUICE_KIND_MAP: return make_map_stage(args);
+      default: throw ConfigError("the python type cannot be used as this kind of stage");
+    }
+  }
+
+  std::unique_ptr<Stage> stage_;
+};
+
+// Shared by every kind; each kind's reader rejects the keys it does not take.
+constexpr const char* kSchema = R"({
+  "type": "object",
+  "additionalProperties": false,
+  "required": ["module"],
+  "properties": {
+    "module":   {"type": "string", "minLength": 1},
+    "function": {"type": "string", "minLength": 1},
+    "class":    {"type": "string", "minLength": 1},
+    "path":     {"type": "array", "items": {"type": "string", "minLength": 1}},
+    "args":     {"type": "object"}
+  },
+  "oneOf": [
+    {"description": "a function handler", "required": ["function"]},
+    {"description": "a class handler", "required": ["class"]}
+  ]
+})";
+
+}  // namespace
+
+void add_python_type(Library& lib) {
+  lib.add<PythonStage>({"python", SLUICE_KIND_MAP, "0.1.0",
+                        "runs a Python handler (module + function or class) as a map", kSchema});
+}
+
+}  // namespace sluice::python

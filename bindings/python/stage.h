@@ -1,0 +1,36 @@
+// One instance of the `python` stage type, whatever role it plays. python_type.cc is the
+// type the host sees; it makes the implementation for the instance's kind (map, sink,
+// source) through the make_*_stage functions below and forwards every call to it.
+//
+// Contract for implementations:
+//   - Constructed, called and destroyed on one worker thread (the type is not
+//     thread-safe, so the host pins each instance to its worker).
+//   - Each owns a PythonThread (python_thread.h) and takes the GIL once per call, never
+//     per message. Its destructor drops its Python objects with the GIL held.
+//   - Errors in the config or in loading the handler are sluice::ConfigError (the run
+//     exits 2 naming the stage); an exception a handler raises for one message fails
+//     that message only (Context::fail / a sink outcome), never the whole call.
+#pragma once
+
+#include <sluice/plugin.hpp>
+
+#include <memory>
+
+namespace sluice::python {
+
+class Stage {
+ public:
+  virtual ~Stage() = default;
+  // Maps and sinks return SLUICE_OK; a source also SLUICE_IDLE or SLUICE_END.
+  virtual sluice_status process(Context& ctx, const Batch& batch) = 0;
+  // Sources only: the messages of `batch` (ids only) are done downstream.
+  virtual void ack(Context&, const Batch&) {}
+  // End of input (a sink flushes; a map may emit what it buffered).
+  virtual void finish(Context&) {}
+};
+
+// One per kind, each in its own file (map_stage.cc, ...). Throw ConfigError for a bad
+// config or a handler that cannot be loaded.
+std::unique_ptr<Stage> make_map_stage(const CreateArgs& args);
+
+}  // namespace sluice::python
