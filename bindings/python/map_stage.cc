@@ -8,7 +8,9 @@
 #include <mutex>
 
 #include "builtin/config.h"
+#include "datum.h"
 #include "handler.h"
+#include "output.h"
 #include "python_error.h"
 #include "python_thread.h"
 #include "stage.h"
@@ -72,21 +74,8 @@ class MapStage final : public Stage {
  private:
   // Runs the handler on one message and emits what it returned; "" or why it failed.
   std::string call(Context& ctx, size_t i, const sluice::Message& m) {
-    Datum d;
-    d.keys = py::list(m.key_count());
-    for (size_t k = 0; k < m.key_count(); ++k) d.keys[k] = text(m.key(k));
-    const std::string_view value = m.value();
-    d.value = py::bytes(value.data(), value.size());
-    d.event_time = m.event_time();
-    d.watermark = m.watermark();
-    for (size_t h = 0; h < m.header_count(); ++h)
-      d.headers.emplace_back(detail::view(m.header_at(h).key),
-                             detail::view(m.header_at(h).value));
-    d.id = std::string(m.id());
-    for (size_t t = 0; t < m.tag_count(); ++t) d.tags.emplace_back(m.tag(t));
-    py::list keys = d.keys;
-    py::object datum = py::cast(std::move(d));
-
+    py::object datum = make_datum(m, std::string(m.id()));
+    py::object keys = datum.attr("keys");
     py::object result = handler_->with_keys ? handler_->call(keys, datum) : handler_->call(datum);
     return emit(ctx, i, result);
   }
@@ -94,15 +83,14 @@ class MapStage final : public Stage {
   // Emits a handler's result for input i; "" or why the result is not acceptable.
   std::string emit(Context& ctx, size_t i, const py::object& result) {
     if (result.is_none()) return {};  // filtered out
-    if (emit_one(ctx, i, result)) return {};
+    if (out_.emit_one(ctx, i, result)) return {};
     if (py::isinstance<MessagesOut>(result)) {
-      for (const MessageOut& m : result.cast<const MessagesOut&>().items)
-        emit_message(ctx, i, m);
+      for (const MessageOut& m : result.cast<const MessagesOut&>().items) out_.emit(ctx, i, m);
       return {};
     }
     if (PyList_Check(result.ptr()) || PyTuple_Check(result.ptr()) || PyGen_Check(result.ptr())) {
       for (py::handle item : py::iter(result))
-        if (!emit_one(ctx, i, item))
+        if (!out_.emit_one(ctx, i, item))
           return handler_->name + " returned a " + type_name(result) + " holding a " +
                  type_name(item) + "; " + kExpected;
       return {};
@@ -110,53 +98,10 @@ class MapStage final : public Stage {
     return handler_->name + " returned " + type_name(result) + "; " + kExpected;
   }
 
-  // Emits a Message, bytes, bytearray or str; false for anything else.
-  bool emit_one(Context& ctx, size_t i, py::handle item) {
-    if (py::isinstance<MessageOut>(item)) {
-      emit_message(ctx, i, item.cast<const MessageOut&>());
-      return true;
-    }
-    const char* data = nullptr;
-    Py_ssize_t size = 0;
-    PyObject* o = item.ptr();
-    if (PyBytes_Check(o)) {
-      data = PyBytes_AS_STRING(o);
-      size = PyBytes_GET_SIZE(o);
-    } else if (PyByteArray_Check(o)) {
-      data = PyByteArray_AS_STRING(o);
-      size = PyByteArray_GET_SIZE(o);
-    } else if (PyUnicode_Check(o)) {
-      data = PyUnicode_AsUTF8AndSize(o, &size);
-      if (data == nullptr) throw py::error_already_set();
-    } else {
-      return false;
-    }
-    ctx.emit(i, std::string_view(data, static_cast<size_t>(size)));
-    return true;
-  }
-
-  void emit_message(Context& ctx, size_t i, const MessageOut& m) {
-    sluice_output out{};
-    out.struct_size = sizeof(sluice_output);
-    out.value = {reinterpret_cast<const uint8_t*>(m.value.data()), m.value.size()};
-    key_views_.clear();
-    if (m.keys) {
-      for (const std::string& k : *m.keys) key_views_.push_back(detail::str(k));
-      if (m.keys->empty()) out.flags |= SLUICE_OUTPUT_NO_KEYS;
-    }
-    out.keys = key_views_.empty() ? nullptr : key_views_.data();
-    out.key_count = key_views_.size();
-    tag_views_.clear();
-    for (const std::string& t : m.tags) tag_views_.push_back(detail::str(t));
-    out.tags = tag_views_.empty() ? nullptr : tag_views_.data();
-    out.tag_count = tag_views_.size();
-    ctx.emit_raw(i, out);
-  }
-
   HandlerConfig config_;
   PythonThread thread_;
   std::unique_ptr<Handler> handler_;
-  std::vector<sluice_str> key_views_, tag_views_;  // reused by emit_message
+  OutputWriter out_;
 };
 
 }  // namespace

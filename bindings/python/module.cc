@@ -71,12 +71,28 @@ std::vector<std::string> string_list(py::handle list, const char* what) {
   return out;
 }
 
+// A source message's offset as the id the host hands back to ack(): bytes or str as they
+// are, an int in decimal, or an object with an `offset` attribute (numaflow's Offset).
+std::string offset_id(py::handle offset) {
+  if (py::hasattr(offset, "offset")) return offset_id(offset.attr("offset"));
+  if (PyLong_Check(offset.ptr()) && !PyBool_Check(offset.ptr()))
+    return py::str(offset).cast<std::string>();
+  if (PyBytes_Check(offset.ptr()) || PyByteArray_Check(offset.ptr()) ||
+      PyUnicode_Check(offset.ptr()))
+    return value_bytes(offset, "Message offset");
+  throw py::type_error("Message offset must be bytes, str, int or an Offset, not " +
+                       type_name(offset));
+}
+
 std::string repr_bytes(const std::string& v) { return py::repr(py::bytes(v)).cast<std::string>(); }
 
 std::string repr(const MessageOut& m) {
   std::string s = "Message(" + repr_bytes(m.value);
   if (m.keys) s += ", keys=" + py::repr(py::cast(*m.keys)).cast<std::string>();
   if (!m.tags.empty()) s += ", tags=" + py::repr(py::cast(m.tags)).cast<std::string>();
+  if (m.event_time != SLUICE_TIME_UNSET) s += ", event_time_ms=" + std::to_string(m.event_time);
+  if (!m.headers.empty()) s += ", headers=" + py::repr(py::cast(m.headers)).cast<std::string>();
+  if (!m.id.empty()) s += ", offset=" + repr_bytes(m.id);
   return s + ")";
 }
 
@@ -162,22 +178,65 @@ void define_module(py::module_& m) {
       });
 
   py::class_<MessageOut>(m, "Message",
-                      "One output: Message(value, keys=None, tags=None).\n"
-                      "value is bytes or str (UTF-8). keys=None keeps the input's keys;\n"
-                      "keys=[] means no keys. tags route the output along edges with\n"
-                      "`when: {tags: [...]}`.")
-      .def(py::init([](py::handle value, py::object keys, py::object tags) {
+                      "One output: Message(value, keys=None, tags=None, event_time=None,\n"
+                      "headers=None, offset=None).\n"
+                      "value is bytes or str (UTF-8); `payload` is accepted for it (numaflow's\n"
+                      "source Message). keys=None keeps the input's keys; keys=[] means no\n"
+                      "keys. tags route the output along edges with `when: {tags: [...]}`.\n"
+                      "event_time (a datetime, naive = UTC, or int ms) sets the event time, as\n"
+                      "a source transform does; None keeps the input's. headers (dict[str,\n"
+                      "str]) are added to the input's. offset (a source's id for the message,\n"
+                      "bytes/str/int or an Offset) is handed back to the source's ack.")
+      .def(py::init([](py::object value, py::object keys, py::object tags, py::handle event_time,
+                       py::object headers, py::object offset, py::object payload) {
              MessageOut msg;
-             msg.value = value_bytes(value, "Message value");
+             if (!value.is_none() && !payload.is_none())
+               throw py::type_error("Message takes value or payload, not both");
+             py::object v = value.is_none() ? payload : value;
+             if (v.is_none()) throw py::type_error("Message needs a value (bytes or str)");
+             msg.value = value_bytes(v, "Message value");
              if (!keys.is_none()) msg.keys = string_list(keys, "Message keys");
              if (!tags.is_none()) msg.tags = string_list(tags, "Message tags");
+             msg.event_time = from_time(event_time, "Message event_time");
+             if (!headers.is_none()) {
+               if (!PyDict_Check(headers.ptr()))
+                 throw py::type_error("Message headers must be a dict of str, not " +
+                                      type_name(headers));
+               for (auto [k, hv] : headers.cast<py::dict>()) {
+                 if (!PyUnicode_Check(k.ptr()) || !PyUnicode_Check(hv.ptr()))
+                   throw py::type_error("Message headers must map str to str");
+                 msg.headers.emplace_back(k.cast<std::string>(), hv.cast<std::string>());
+               }
+             }
+             if (!offset.is_none()) msg.id = offset_id(offset);
              return msg;
            }),
-           py::arg("value"), py::arg("keys") = py::none(), py::arg("tags") = py::none())
+           py::arg("value") = py::none(), py::arg("keys") = py::none(),
+           py::arg("tags") = py::none(), py::arg("event_time") = py::none(),
+           py::arg("headers") = py::none(), py::arg("offset") = py::none(),
+           py::kw_only(), py::arg("payload") = py::none())
       .def_static("to_drop", &drop_message, "A message that drops its input (numaflow's to_drop).")
       .def_property_readonly("value", [](const MessageOut& msg) { return py::bytes(msg.value); })
       .def_property_readonly("keys", [](const MessageOut& msg) { return msg.keys; })
       .def_property_readonly("tags", [](const MessageOut& msg) { return msg.tags; })
+      .def_property_readonly("event_time",
+                             [](const MessageOut& msg) { return to_datetime(msg.event_time); },
+                             "datetime (UTC) or None (the input's)")
+      .def_property_readonly("event_time_ms",
+                             [](const MessageOut& msg) -> py::object {
+                               if (msg.event_time == SLUICE_TIME_UNSET) return py::none();
+                               return py::int_(msg.event_time);
+                             })
+      .def_property_readonly("headers",
+                             [](const MessageOut& msg) {
+                               py::dict h;
+                               for (const auto& [k, v] : msg.headers) h[py::str(k)] = py::str(v);
+                               return h;
+                             })
+      .def_property_readonly("offset", [](const MessageOut& msg) -> py::object {
+        if (msg.id.empty()) return py::none();
+        return py::bytes(msg.id);
+      })
       .def_property_readonly("is_drop", [](const MessageOut& msg) {
         for (const auto& t : msg.tags)
           if (t == kDropTag) return true;

@@ -14,7 +14,9 @@
 
 #include <sluice/plugin.hpp>
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 
 namespace sluice::python {
 
@@ -27,6 +29,9 @@ class Stage {
   virtual void ack(Context&, const Batch&) {}
   // End of input (a sink flushes; a map may emit what it buffered).
   virtual void finish(Context&) {}
+  // Sources only: how many messages the source still has to read, if it knows
+  // (numaflow's pending handler). Called on the worker thread between process calls.
+  virtual std::optional<int64_t> pending() { return std::nullopt; }
 };
 
 // One per kind, each in its own file (map_stage.cc, ...). Throw ConfigError for a bad

@@ -37,6 +37,9 @@ struct MessageOut {
   std::string value;
   std::optional<std::vector<std::string>> keys;  // nullopt: the input's keys
   std::vector<std::string> tags;
+  int64_t event_time = SLUICE_TIME_UNSET;        // unset: the input's (a source: now)
+  std::vector<std::pair<std::string, std::string>> headers;  // added to the input's
+  std::string id;                                // a source's offset for ack(); "" otherwise
 };
 
 struct MessagesOut {
