@@ -20,6 +20,12 @@ void FlowOptions::add_to(CLI::App* cmd, bool with_plugins) {
         ->allow_extra_args(false);  // one folder per --plugin-dir
 }
 
+void report_diagnostics(const host::Diagnostics& diagnostics, const std::string& file) {
+  std::cerr << diagnostics.format();
+  std::cerr << "sluice: " << diagnostics.size() << " error" << (diagnostics.size() == 1 ? "" : "s")
+            << " in " << file << "\n";
+}
+
 std::optional<PreparedFlow> prepare_flow(const FlowOptions& options, bool bind) {
   host::Diagnostics diagnostics;
   host::FlowLoadOptions load_options;
@@ -27,11 +33,7 @@ std::optional<PreparedFlow> prepare_flow(const FlowOptions& options, bool bind) 
   std::optional<host::LoadedFlow> loaded = host::load_flow(options.file, load_options, &diagnostics);
   std::optional<host::FlowPlan> plan;
   if (loaded) plan = host::plan_flow(*loaded, &diagnostics);
-  auto report = [&] {
-    std::cerr << diagnostics.format();
-    std::cerr << "sluice: " << diagnostics.size() << " error" << (diagnostics.size() == 1 ? "" : "s")
-              << " in " << options.file << "\n";
-  };
+  auto report = [&] { report_diagnostics(diagnostics, options.file); };
   if (!plan) {
     report();
     return std::nullopt;

@@ -35,4 +35,7 @@ struct PreparedFlow {
 // printing the diagnostics.
 std::optional<PreparedFlow> prepare_flow(const FlowOptions& options, bool bind);
 
+// Prints the diagnostics and "sluice: N errors in FILE" to stderr.
+void report_diagnostics(const host::Diagnostics& diagnostics, const std::string& file);
+
 }  // namespace sluice::cli

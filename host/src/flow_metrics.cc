@@ -103,6 +103,17 @@ std::string FlowMetrics::prometheus() const {
   stage_family("sluice_stage_in_progress_messages", "gauge",
                "Messages taken by the stage's workers and not yet finished.",
                [](const StageMetrics& s) { return s.in_progress.load(std::memory_order_relaxed); });
+  bool any_pending = false;
+  for (const auto& s : stages_) any_pending |= s->pending_reporters.load(std::memory_order_relaxed) > 0;
+  if (any_pending) {
+    out += "# HELP sluice_source_pending_messages Messages the source has yet to read, as its "
+           "pending() says.\n# TYPE sluice_source_pending_messages gauge\n";
+    for (const auto& s : stages_)
+      if (s->pending_reporters.load(std::memory_order_relaxed) > 0)
+        out += "sluice_source_pending_messages{" + flow + ",stage=\"" + escape(s->stage) +
+               "\",kind=\"" + s->kind + "\"} " +
+               std::to_string(s->pending.load(std::memory_order_relaxed)) + "\n";
+  }
   stage_family("sluice_stage_queue_depth_messages", "gauge",
                "Messages waiting in the stage's input queue.",
                [](const StageMetrics& s) { return s.queue_depth ? s.queue_depth() : 0; });

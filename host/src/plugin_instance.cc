@@ -42,10 +42,10 @@ sluice_status PluginInstance::checked(sluice_status s, sluice_ctx* ctx, const ch
   return SLUICE_ERROR;
 }
 
-std::unique_ptr<PluginInstance> PluginInstance::create(const PluginTypeRef& type,
-                                                       const InstanceSpec& spec,
-                                                       sluice_ctx* ctx, sluice_status* status,
-                                                       std::string* error) {
+namespace {
+
+// What create and check receive; points into `type` and `spec`.
+sluice_create_args create_args(const PluginTypeRef& type, const InstanceSpec& spec) {
   sluice_create_args args{};
   args.struct_size = sizeof(args);
   args.kind = spec.kind;
@@ -56,6 +56,42 @@ std::unique_ptr<PluginInstance> PluginInstance::create(const PluginTypeRef& type
   args.worker_index = spec.worker_index;
   args.worker_count = spec.worker_count;
   args.flow_mode = spec.flow_mode;
+  return args;
+}
+
+}  // namespace
+
+sluice_status PluginInstance::check(const PluginTypeRef& type, const InstanceSpec& spec,
+                                    sluice_ctx* ctx, std::string* error) {
+  if (type.type->check == nullptr || !type.type->supports(spec.kind)) return SLUICE_OK;
+  const sluice_create_args args = create_args(type, spec);
+  CallSink* sink = ctx->sink;  // check may not emit
+  ctx->sink = nullptr;
+  ctx->begin_call(0);
+  sluice_status s = type.type->check(ctx, &args);
+  ctx->sink = sink;
+  if (s == SLUICE_OK) return s;
+  if (s != SLUICE_ERROR_CONFIG && s != SLUICE_ERROR && s != SLUICE_ERROR_FATAL) {
+    ctx->error = "check returned status " + std::to_string(s) + ", which check may not return" +
+                 (ctx->error.empty() ? "" : ": " + ctx->error);
+    s = SLUICE_ERROR;
+  }
+  ensure_error(s, ctx, "check");
+  *error = ctx->error;
+  return s;
+}
+
+int64_t PluginInstance::pending() {
+  if (type_.type->pending == nullptr) return -1;
+  const int64_t n = type_.type->pending(instance_);
+  return n < 0 ? -1 : n;
+}
+
+std::unique_ptr<PluginInstance> PluginInstance::create(const PluginTypeRef& type,
+                                                       const InstanceSpec& spec,
+                                                       sluice_ctx* ctx, sluice_status* status,
+                                                       std::string* error) {
+  const sluice_create_args args = create_args(type, spec);
 
   auto fail = [&](sluice_status s) -> std::unique_ptr<PluginInstance> {
     *status = s;

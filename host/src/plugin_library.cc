@@ -117,6 +117,8 @@ std::string read_type(const sluice_type* raw, size_t index, PluginType* out) {
   out->process = t.process;
   out->ack = t.ack;        // zero when beyond the plugin's struct_size
   out->finish = t.finish;
+  out->check = t.check;
+  out->pending = t.pending;
   return {};
 }
 

@@ -131,6 +131,7 @@ void StageWorker::run_source() {
     }
     attempt = 0;
     emitter_.commit(nullptr);
+    report_pending(t1);
     // Decide by messages produced (before routing): copies over several edges, or none
     // when no edge wanted them, say nothing about whether the source has more.
     const size_t produced = emitter_.produced_in_call();
@@ -164,6 +165,21 @@ void StageWorker::run_source() {
     }
     acknowledge();
   }
+}
+
+void StageWorker::report_pending(Clock::time_point now) {
+  if (!instance_->type().pending || now - pending_asked_ < std::chrono::seconds(1)) return;
+  pending_asked_ = now;
+  const int64_t n = instance_->pending();
+  if (n < 0) return;  // does not know this time: keep the last report
+  StageMetrics& m = *stage_.metrics;
+  if (reported_pending_ < 0) {
+    m.pending_reporters.fetch_add(1, std::memory_order_relaxed);
+    m.pending.fetch_add(n, std::memory_order_relaxed);
+  } else {
+    m.pending.fetch_add(n - reported_pending_, std::memory_order_relaxed);
+  }
+  reported_pending_ = n;
 }
 
 void StageWorker::acknowledge() {

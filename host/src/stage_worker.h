@@ -54,6 +54,8 @@ class StageWorker {
   // (with wake_on_stop, for sources) when a graceful stop was requested.
   bool backoff(uint32_t attempt, bool wake_on_stop = false);
   void acknowledge();
+  // Source: asks the instance for its backlog (at most once a second) into the metrics.
+  void report_pending(Clock::time_point now);
   void drop_log(const std::string& message);
 
   FlowRuntime::State& flow_;
@@ -69,6 +71,9 @@ class StageWorker {
   std::vector<const sluice_message*> subset_;  // the inputs of a partial call
   std::vector<uint32_t> all_indexes_;
   std::vector<Lineage*> acked_;
+  // Source: this worker's last pending() report (-1: none yet) and when it was asked.
+  int64_t reported_pending_ = -1;
+  Clock::time_point pending_asked_{};
   std::vector<std::string> ack_ids_;
   Clock::time_point next_drop_log_{};
   uint64_t drops_since_log_ = 0;

@@ -265,7 +265,7 @@ TEST(Plugins, JsonDescribesTheBuiltins) {
     const std::string name = t.at("name");
     EXPECT_EQ(t.at("file"), builtin_lib_of(name));
     EXPECT_EQ(t.at("library"), name == "python" ? "sluice-python" : "sluice-builtin");
-    EXPECT_EQ(t.at("abi"), "1.1");
+    EXPECT_EQ(t.at("abi"), "1.2");
   }
   const json& generator = *find_type(j, "generator");
   EXPECT_EQ(generator.at("kinds"), json::array({"source"}));

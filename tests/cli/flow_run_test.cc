@@ -1155,6 +1155,33 @@ void expect_check_errors(const RunResult& r, const std::string& file,
   EXPECT_EQ(r.err, expected);
 }
 
+TEST_F(FlowCheck, TypeCheckHookRefusesAConfigAtItsKey) {
+  // The type's own check (ABI 1.2) runs in `check`, without creating an instance, and
+  // its "config.<key>: ..." message is placed at that key.
+  const std::string f = flow(R"(mode: job
+stages:
+  - name: src
+    source: test-ack-source
+    config:
+      count: 1
+      require_file: missing.txt
+  - {name: out, sink: blackhole}
+)");
+  RunResult r = check(f);
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_EQ(r.out, "") << r;
+  EXPECT_TRUE(contains(r.err, f + ":7:21: error: stage \"src\" (test-ack-source, ")) << r;
+  EXPECT_TRUE(contains(r.err, "libflow-fixtures.so): config.require_file: " +
+                                  (dir() / "missing.txt").string() +
+                                  " does not exist (create it, or fix the path)\n"))
+      << r;
+  EXPECT_TRUE(contains(r.err, "sluice: 1 error in " + f + "\n")) << r;
+
+  write("missing.txt", "");
+  RunResult ok = check(f);
+  EXPECT_EQ(ok.exit_code, 0) << ok;
+}
+
 TEST_F(FlowCheck, CycleIsAnErrorAtTheStage) {
   const std::string f = flow(R"(mode: job
 stages:
@@ -1490,6 +1517,39 @@ stages:
   EXPECT_TRUE(contains(r.err, "sluice: info: run: metrics at http://127.0.0.1:" +
                                   std::to_string(port) + "/metrics\n"))
       << r;
+}
+
+TEST_F(FlowMetrics, SourceBacklogFromPendingIsAGauge) {
+  // test-ack-source reports what it has left to emit (ABI 1.2 pending); a slow sink
+  // keeps it from finishing before the scrape.
+  const std::string f = flow(R"(
+name: m
+mode: streaming
+stages:
+  - {name: src, source: test-ack-source, batch: 10, config: {count: 1000000, ack_log: acks.txt}}
+  - {name: out, sink: test-slow-sink, batch: 10, config: {delay_us: 2000, out: out.txt}}
+edges: [{from: src, to: out, capacity: 20}]
+)");
+  const int port = free_port();
+  auto child = start(f, {"--metrics-addr", "127.0.0.1:" + std::to_string(port)});
+  std::string metrics;
+  const std::string prefix = "sluice_source_pending_messages{flow=\"m\",stage=\"src\",kind=\"source\"} ";
+  ASSERT_TRUE(eventually([&] {
+    metrics = http_get(port, "/metrics");
+    return contains(metrics, prefix);
+  })) << metrics
+      << killed(*child);
+  EXPECT_TRUE(contains(metrics, "# TYPE sluice_source_pending_messages gauge\n")) << metrics;
+  const size_t at = metrics.find(prefix) + prefix.size();
+  const long long pending = std::stoll(metrics.substr(at, metrics.find('\n', at) - at));
+  EXPECT_GT(pending, 0) << metrics;
+  EXPECT_LT(pending, 1000000) << metrics;
+  // A stage whose type has no pending() has no such line.
+  EXPECT_FALSE(contains(metrics, "sluice_source_pending_messages{flow=\"m\",stage=\"out\"")) << metrics;
+  ASSERT_TRUE(child->signal(SIGTERM));
+  child->signal(SIGTERM);  // a second one: do not wait for the backlog to drain
+  RunResult r = child->wait();
+  EXPECT_NE(r.exit_code, 1) << r;
 }
 
 TEST_F(FlowMetrics, BadAddressIsAUsageError) {

@@ -122,6 +122,18 @@ class AckSource {
     for (size_t i = 0; i < batch.size(); ++i) ack_log_.line(batch[i].id());
     ack_log_.flush();
   }
+  // The ABI 1.2 hooks: `sluice check` refuses a `require_file` that does not exist, and
+  // the backlog is what is left to emit.
+  static void check(const sluice::CreateArgs& args) {
+    const json config = parse_config(args);
+    if (!config.contains("require_file")) return;
+    std::filesystem::path p = config["require_file"].get<std::string>();
+    if (p.is_relative()) p = std::filesystem::path(args.flow_dir) / p;
+    if (!std::filesystem::exists(p))
+      throw sluice::ConfigError("config.require_file: " + p.string() +
+                                " does not exist (create it, or fix the path)");
+  }
+  int64_t pending() const { return static_cast<int64_t>(count_ - next_); }
 
  private:
   json config_;

@@ -71,7 +71,7 @@ extern "C" {
  * ---------------------------------------------------------------------------------- */
 
 #define SLUICE_ABI_VERSION_MAJOR 1
-#define SLUICE_ABI_VERSION_MINOR 1
+#define SLUICE_ABI_VERSION_MINOR 2
 
 /* The name of the one exported symbol, as a token and as a string. */
 #define SLUICE_PLUGIN_ENTRY sluice_plugin_v1
@@ -391,6 +391,26 @@ typedef struct sluice_type {
    * they start a lineage of their own. A sink flushes here. An error status fails the
    * stage like a failed process. */
   sluice_status (*finish)(void *instance, sluice_ctx *ctx);
+
+  /* --- since 1.2 (optional; zero when beyond the plugin's struct_size) ------------ */
+
+  /* Check a stage's config more deeply than its JSON Schema can, without creating an
+   * instance and without effects outside the process: a Python type imports the
+   * handler's module and checks the handler's signature; a file sink could check that
+   * its folder exists. `sluice check` calls it once per stage, on the main thread, with
+   * the arguments create would get for worker 0; `sluice run` does not (create checks
+   * again). Return SLUICE_OK, or call set_error and return SLUICE_ERROR_CONFIG. Start
+   * the message with "config.<key>: " to have the host point at that key's line. No
+   * outputs, no other callback but log. */
+  sluice_status (*check)(sluice_ctx *ctx, const sluice_create_args *args);
+
+  /* Source only: how many messages the instance has yet to read (its backlog: a
+   * queue's depth, a file's unread lines), or a negative number when it does not know.
+   * The host calls it on the instance's own thread between process calls (any thread
+   * for a THREAD_SAFE type), at most about once a second, and shows the sum over a
+   * stage's workers as the sluice_source_pending gauge in /metrics. Must be quick; no
+   * callback but log. */
+  int64_t (*pending)(void *instance);
 } sluice_type;
 
 /* What the entry symbol returns. Grows at the end in minor versions. */

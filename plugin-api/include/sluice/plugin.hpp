@@ -35,6 +35,9 @@
 // and may have (found by name, used when present):
 //   R ack(sluice::Context&, const sluice::Batch&)      -- sources that commit offsets
 //   R finish(sluice::Context&)                         -- end of input: flush, close
+//   static void check(const sluice::CreateArgs&)       -- `sluice check`'s deep config
+//                                                         check; throw ConfigError (1.2)
+//   int64_t pending()                                  -- sources: backlog, -1 unknown (1.2)
 //
 // Threads: unless the type is registered with SLUICE_TYPE_THREAD_SAFE, one object is
 // only ever called by one thread at a time, so members need no locking.
@@ -355,6 +358,19 @@ template <class T>
 struct has_finish<T, std::void_t<decltype(std::declval<T&>().finish(std::declval<Context&>()))>>
     : std::true_type {};
 
+// static void check(const CreateArgs&): a deep config check without an instance (1.2).
+template <class T, class = void>
+struct has_check : std::false_type {};
+template <class T>
+struct has_check<T, std::void_t<decltype(T::check(std::declval<const CreateArgs&>()))>>
+    : std::true_type {};
+// int64_t pending(): a source's backlog (1.2).
+template <class T, class = void>
+struct has_pending : std::false_type {};
+template <class T>
+struct has_pending<T, std::void_t<decltype(int64_t{std::declval<T&>().pending()})>>
+    : std::true_type {};
+
 // Calls f() (returning void or a status) and returns its status.
 template <class F>
 sluice_status call_status(F&& f) {
@@ -401,6 +417,22 @@ struct Adapter {
       return call_status([&] { return static_cast<T*>(instance)->finish(ctx); });
     });
   }
+  static sluice_status check(sluice_ctx* ctx, const sluice_create_args* a) {
+    return guarded(
+        ctx,
+        [&] {
+          T::check(CreateArgs(*a));
+          return SLUICE_OK;
+        },
+        /*creating=*/true);
+  }
+  static int64_t pending(void* instance) noexcept {
+    try {
+      return static_cast<T*>(instance)->pending();
+    } catch (...) {
+      return -1;  // not known this time
+    }
+  }
 };
 
 }  // namespace detail
@@ -433,6 +465,8 @@ class Library {
     t.process = &detail::Adapter<T>::process;
     if constexpr (detail::has_ack<T>::value) t.ack = &detail::Adapter<T>::ack;
     if constexpr (detail::has_finish<T>::value) t.finish = &detail::Adapter<T>::finish;
+    if constexpr (detail::has_check<T>::value) t.check = &detail::Adapter<T>::check;
+    if constexpr (detail::has_pending<T>::value) t.pending = &detail::Adapter<T>::pending;
     pointers_.push_back(&t);
     desc_.types = pointers_.data();
     desc_.type_count = pointers_.size();

@@ -55,6 +55,10 @@ struct StageMetrics {
   Counter produced{0};   // source: messages emitted (before routing: one per message)
   Counter responses{0};  // sink: results handed back (serve)
   std::atomic<int64_t> in_progress{0};  // taken by a worker, not yet finished
+  // Source: the backlog its workers' pending() reported (ABI 1.2), summed over the
+  // workers that know theirs; shown only once at least one has reported.
+  std::atomic<int64_t> pending{0};
+  std::atomic<int32_t> pending_reporters{0};
   LatencyHistogram process_seconds;     // per process() call
   std::function<uint64_t()> queue_depth;     // messages waiting in the input queues
   std::function<uint64_t()> queue_capacity;

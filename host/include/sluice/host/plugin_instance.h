@@ -37,6 +37,12 @@ class PluginInstance {
                                                 const InstanceSpec& spec, sluice_ctx* ctx,
                                                 sluice_status* status, std::string* error);
 
+  // Calls the type's optional check() (ABI 1.2) for a stage that would be created with
+  // `spec`. SLUICE_OK when the type has none; otherwise the plugin's status, with its
+  // message in *error (no "<stage>: <type>" prefix: the caller places it).
+  static sluice_status check(const PluginTypeRef& type, const InstanceSpec& spec,
+                             sluice_ctx* ctx, std::string* error);
+
   ~PluginInstance();
   PluginInstance(const PluginInstance&) = delete;
   PluginInstance& operator=(const PluginInstance&) = delete;
@@ -45,6 +51,10 @@ class PluginInstance {
   // Returns SLUICE_OK without calling when the type has no ack / finish.
   sluice_status ack(sluice_ctx* ctx, const sluice_batch& batch);
   sluice_status finish(sluice_ctx* ctx);
+
+  // A source's backlog from the type's optional pending() (ABI 1.2); -1 when unknown.
+  // On the instance's thread (as process), between calls.
+  int64_t pending();
 
   const PluginType& type() const { return *type_.type; }
   bool has_ack() const { return type_.type->ack != nullptr; }

@@ -38,6 +38,8 @@ struct PluginType {
   sluice_status (*process)(void*, sluice_ctx*, const sluice_batch*) = nullptr;
   sluice_status (*ack)(void*, sluice_ctx*, const sluice_batch*) = nullptr;      // optional
   sluice_status (*finish)(void*, sluice_ctx*) = nullptr;                        // optional
+  sluice_status (*check)(sluice_ctx*, const sluice_create_args*) = nullptr;     // optional, 1.2
+  int64_t (*pending)(void*) = nullptr;                                          // optional, 1.2
   const PluginLibrary* library = nullptr;
 
   bool supports(sluice_kind k) const { return (kinds & k) != 0; }
