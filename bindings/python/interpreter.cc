@@ -6,6 +6,7 @@
 #include <string>
 
 #include "pybind.h"
+#include <sluice/plugin.hpp>
 
 namespace sluice::python {
 namespace {
@@ -117,10 +118,38 @@ std::string start_interpreter() {
   return {};
 }
 
+// Names of the threads a handler started and left running (not daemons, not ended):
+// finalizing would wait for them forever ("" when there are none).
+std::string threads_left_running() {
+  try {
+    py::module_ threading = py::module_::import("threading");
+    py::object main = threading.attr("main_thread")();
+    std::string names;
+    for (py::handle t : threading.attr("enumerate")()) {
+      if (t.is(main) || t.attr("daemon").cast<bool>() || !t.attr("is_alive")().cast<bool>())
+        continue;
+      names += (names.empty() ? "" : ", ") + t.attr("name").cast<std::string>();
+    }
+    return names;
+  } catch (const py::error_already_set&) {
+    return {};
+  }
+}
+
 void stop_interpreter() {
   if (g_users == 0 || --g_users > 0) return;
   PyEval_RestoreThread(g_main_state);
   g_main_state = nullptr;
+  if (std::string names = threads_left_running(); !names.empty()) {
+    // The process is about to exit: leaving Python as it is beats hanging in
+    // Py_Finalize, which joins every non-daemon thread.
+    sluice::log(SLUICE_LOG_WARN,
+                "python: handler threads still running at exit (" + names +
+                    "); not finalizing Python. Make them daemon threads "
+                    "(threading.Thread(daemon=True)) or stop them in close()/__del__.");
+    PyEval_SaveThread();
+    return;
+  }
   // Through pybind11, so its per-interpreter data is reset too (a later start in the
   // same process would otherwise see the old interpreter's).
   py::finalize_interpreter();

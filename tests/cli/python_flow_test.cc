@@ -658,6 +658,26 @@ stages:
   EXPECT_EQ(sorted_lines, numbered("", lines.size()));
 }
 
+TEST_F(PythonRuntime, AHandlerThreadLeftRunningDoesNotHangTheExit) {
+  // Py_Finalize joins non-daemon threads: one that never ends would hang the process.
+  write("handlers.py", R"(import threading, time
+def forever():
+    while True:
+        time.sleep(1)
+threading.Thread(target=forever, name="poller").start()
+def up(datum):
+    return datum.value.upper()
+)");
+  write("in.txt", "a\n");
+  RunResult r = run(map_flow("{module: handlers, function: up}"), {"--no-summary"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(read_file(at("out.txt")), "A\n");
+  EXPECT_NE(r.err.find("python: handler threads still running at exit (poller); not "
+                       "finalizing Python."),
+            std::string::npos)
+      << r;
+}
+
 TEST_F(PythonRuntime, SluiceTryRunsAHandlerOnStdin) {
   write("handlers.py", "def upper(datum):\n    return datum.value.upper()\n");
   RunOptions opts = options();
