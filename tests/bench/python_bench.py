@@ -149,7 +149,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sluice", required=True, help="the sluice binary")
     ap.add_argument("--python-dir", required=True, help="the folder of the sluice extension module")
-    ap.add_argument("--messages", type=int, default=1_000_000)
+    ap.add_argument("--messages", type=int, default=2_000_000)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--smoke", action="store_true", help="small and quick; checks the cases work")
     args = ap.parse_args()
