@@ -6,7 +6,7 @@
 
 namespace sluice::python {
 
-py::object make_datum(const sluice::Message& m, std::string id) {
+py::object make_datum(const sluice::Message& m, std::string id, py::object* keys) {
   Datum d;
   d.keys = py::list(m.key_count());
   for (size_t k = 0; k < m.key_count(); ++k) d.keys[k] = text(m.key(k));
@@ -18,6 +18,7 @@ py::object make_datum(const sluice::Message& m, std::string id) {
     d.headers.emplace_back(detail::view(m.header_at(h).key), detail::view(m.header_at(h).value));
   d.id = std::move(id);
   for (size_t t = 0; t < m.tag_count(); ++t) d.tags.emplace_back(m.tag(t));
+  if (keys != nullptr) *keys = d.keys;
   return py::cast(std::move(d));
 }
 

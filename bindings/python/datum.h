@@ -12,8 +12,10 @@
 
 namespace sluice::python {
 
-// A sluice.Datum for `m`, with `id` as its id (see batch_ids).
-py::object make_datum(const sluice::Message& m, std::string id);
+// A sluice.Datum for `m`, with `id` as its id (see batch_ids). When `keys` is given, it
+// is set to the Datum's keys list (the one datum.keys returns), for handler(keys, datum)
+// without a property lookup per message.
+py::object make_datum(const sluice::Message& m, std::string id, py::object* keys = nullptr);
 
 // One id per message of `batch`, unique within it, for kinds whose handlers answer by
 // id (sink Responses, batch map results). A message's id is its source message's id,

@@ -73,11 +73,18 @@ class MapStage final : public Stage {
 
  private:
   // Runs the handler on one message and emits what it returned; "" or why it failed.
+  // Per message, only what the handler needs: the keys list only for handler(keys,
+  // datum) (from the Datum, not a property lookup), and a vectorcall (no args tuple).
   std::string call(Context& ctx, size_t i, const sluice::Message& m) {
-    py::object datum = make_datum(m, std::string(m.id()));
-    py::object keys = datum.attr("keys");
-    py::object result = handler_->with_keys ? handler_->call(keys, datum) : handler_->call(datum);
-    return emit(ctx, i, result);
+    py::object keys;
+    py::object datum = make_datum(m, std::string(m.id()), handler_->with_keys ? &keys : nullptr);
+    PyObject* args[] = {nullptr, keys.ptr(), datum.ptr()};  // [0]: room for a bound self
+    PyObject* const* first = handler_->with_keys ? args + 1 : args + 2;
+    const size_t n = handler_->with_keys ? 2 : 1;
+    PyObject* r = PyObject_Vectorcall(handler_->call.ptr(), first,
+                                      n | PY_VECTORCALL_ARGUMENTS_OFFSET, nullptr);
+    if (r == nullptr) throw py::error_already_set();
+    return emit(ctx, i, py::reinterpret_steal<py::object>(r));
   }
 
   // Emits a handler's result for input i; "" or why the result is not acceptable.

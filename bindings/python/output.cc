@@ -27,10 +27,6 @@ void OutputWriter::emit(Context& ctx, size_t input, const MessageOut& m) {
 }
 
 bool OutputWriter::emit_one(Context& ctx, size_t input, py::handle item) {
-  if (py::isinstance<MessageOut>(item)) {
-    emit(ctx, input, item.cast<const MessageOut&>());
-    return true;
-  }
   const char* data = nullptr;
   Py_ssize_t size = 0;
   PyObject* o = item.ptr();
@@ -44,7 +40,11 @@ bool OutputWriter::emit_one(Context& ctx, size_t input, py::handle item) {
     data = PyUnicode_AsUTF8AndSize(o, &size);
     if (data == nullptr) throw py::error_already_set();
   } else {
-    return false;
+    // A Message: one type lookup (the caster's), not an isinstance and then a cast.
+    py::detail::make_caster<MessageOut> message;
+    if (!message.load(item, /*convert=*/false)) return false;
+    emit(ctx, input, py::detail::cast_op<const MessageOut&>(message));
+    return true;
   }
   ctx.emit(input, std::string_view(data, static_cast<size_t>(size)));
   return true;

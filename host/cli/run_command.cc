@@ -91,7 +91,9 @@ class ProgressLine {
   bool shown_ = false;
 };
 
-void print_summary(host::FlowRuntime& rt, const host::FlowPlan& plan) {
+// `secs`: the flow's time, read when it ended (the signal thread's join after it can
+// take up to its 100 ms poll, which is not the flow's).
+void print_summary(host::FlowRuntime& rt, const host::FlowPlan& plan, double secs) {
   struct Row {
     std::string cells[8];
   };
@@ -119,7 +121,6 @@ void print_summary(host::FlowRuntime& rt, const host::FlowPlan& plan) {
     }
     out += '\n';
   }
-  const double secs = duration<double>(rt.elapsed()).count();
   uint64_t produced = 0;
   for (const auto& s : rt.metrics().stages())
     if (s->kind == std::string("source")) produced += host::read(s->produced);
@@ -214,10 +215,12 @@ int run(const RunOptions& options) {
       runtime.wait(show_progress ? std::function<void()>([&] { progress.tick(); })
                                  : std::function<void()>());
     }
+    const double flow_secs = duration<double>(runtime.elapsed()).count();
     signals.stop();
     progress.clear();
     const host::FlowResult& r = runtime.result();
-    if (options.summary && host::log_level() <= host::LogLevel::kInfo) print_summary(runtime, flow->plan);
+    if (options.summary && host::log_level() <= host::LogLevel::kInfo)
+      print_summary(runtime, flow->plan, flow_secs);
     switch (r.outcome) {
       case host::FlowResult::Outcome::kCompleted:
         code = kExitOk;

@@ -2,10 +2,13 @@
 # Installs the Sluice build tree into a fresh prefix, builds examples/plugin-template out
 # of tree against the installed CMake package (find_package(sluice)), and checks that the
 # installed sluice finds its built-ins and loads and runs the new plugin.
-#   usage: template_test.sh <build dir> <source dir>
+# Also that the `sluice` Python extension module is installed where Debian's python3
+# finds it under the prefix, and imports there.
+#   usage: template_test.sh <build dir> <source dir> [python3]
 set -euo pipefail
 build=$1
 source=$2
+python=${3:-/usr/bin/python3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -21,6 +24,17 @@ sluice="$work/prefix/bin/sluice"
 "$sluice" plugins > "$work/builtins.txt"
 grep -q "^generator .*$work/prefix/lib/sluice/plugins/libsluice-builtin.so" "$work/builtins.txt" \
   || { cat "$work/builtins.txt"; fail "installed sluice does not list its built-ins"; }
+
+# The Python extension module: <prefix>/lib/python3.X/dist-packages (on Debian's sys.path
+# for the prefixes /usr/local and /usr; any other prefix goes on PYTHONPATH).
+pydir=$(echo "$work"/prefix/lib/python3.*/dist-packages)
+ls "$pydir"/sluice.cpython-*.so > /dev/null 2>&1 || fail "sluice extension module not installed in $pydir"
+if ldd "$pydir"/sluice.cpython-*.so | grep -q libpython; then fail "the extension links libpython"; fi
+out=$(cd "$work" && PYTHONPATH="$pydir" PYTHONNOUSERSITE=1 "$python" -c '
+import sluice
+from sluice import Datum, Message
+print(sluice.__file__.rsplit("/", 1)[0], Message(Datum(b"v", keys=["k"]).value).value.decode())')
+[ "$out" = "$pydir v" ] || fail "the installed module imported as: $out"
 
 # Out-of-tree build of the template, from a copy (as a user would), with only the prefix.
 cp -r "$source/examples/plugin-template" "$work/template"
