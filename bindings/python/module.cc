@@ -416,6 +416,8 @@ class Mapper(metaclass=abc.ABCMeta):
 
   m.attr("DROP_TAG") = py::str(std::string(kDropTag));
   m.attr("DROP") = py::cast(drop_message());
+
+  define_numaflow_servers(m);
 }
 
 }  // namespace sluice::python

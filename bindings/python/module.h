@@ -15,4 +15,8 @@ namespace sluice::python {
 // Adds the module's docstring, classes and constants to `m`.
 void define_module(py::module_& m);
 
+// numaflow-python's server class names (MapServer, SinkServer, ...) as stand-ins whose
+// start() explains that Sluice needs none (module_numaflow.cc).
+void define_numaflow_servers(py::module_& m);
+
 }  // namespace sluice::python

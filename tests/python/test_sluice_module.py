@@ -260,5 +260,20 @@ class HandlerShapesTest(unittest.TestCase):
         self.assertIsNone(only_big(Datum(b"abc")))
 
 
+
+class NumaflowServersTest(unittest.TestCase):
+    def test_server_names_import_and_start_explains(self):
+        # A ported handler file keeps `from sluice import MapServer` working; its
+        # __main__ block, if someone runs it, says what to do instead.
+        for name in ("MapServer", "MapAsyncServer", "MapStreamAsyncServer",
+                     "BatchMapAsyncServer", "SourceTransformServer", "SinkServer",
+                     "SinkAsyncServer", "SourceAsyncServer"):
+            server = getattr(sluice, name)(lambda keys, datum: None)
+            with self.assertRaises(RuntimeError) as caught:
+                server.start()
+            self.assertIn(name + ".start(): Sluice has no per-handler server", str(caught.exception))
+            self.assertIn("sluice run flow.yaml", str(caught.exception))
+
+
 if __name__ == "__main__":
     unittest.main()
