@@ -142,7 +142,12 @@ class SignalWatcher {
   // Stops watching (once the flow has ended: a late signal must not touch its result).
   void stop() {
     done_ = true;
-    if (thread_.joinable()) thread_.join();
+    if (thread_.joinable()) {
+      // Wakes the watcher's sigtimedwait now rather than at its next poll (the exit of
+      // every run would otherwise wait up to 100 ms); it sees done_ and ignores it.
+      pthread_kill(thread_.native_handle(), SIGTERM);
+      thread_.join();
+    }
   }
   bool signalled() const { return count_ > 0; }
 
@@ -156,7 +161,7 @@ class SignalWatcher {
     while (!done_) {
       siginfo_t info;
       const int sig = sigtimedwait(&set, &info, &poll);
-      if (sig < 0) continue;
+      if (sig < 0 || done_) continue;
       const char* name = sig == SIGINT ? "SIGINT" : "SIGTERM";
       if (++count_ == 1) {
         host::log(host::LogLevel::kInfo, "run",
