@@ -682,6 +682,9 @@ async def agen(datum):
 
 def pair(keys, datum):
     return datum.value
+
+def three(a, b, c):
+    yield a
 )");
   write("in.txt", "a\n");
   RunResult s = run(map_flow("{module: handlers, function: plain, mode: stream}"));
@@ -696,6 +699,10 @@ def pair(keys, datum):
   EXPECT_EQ(start_error(b), "config.function: handlers.pair(keys, datum) from handlers (" + dir() +
                                 "/handlers.py) has the wrong signature: a batch map handler is "
                                 "handler(datums)");
+  RunResult t = run(map_flow("{module: handlers, function: three}"));
+  EXPECT_EQ(start_error(t), "config.function: handlers.three(a, b, c) from handlers (" + dir() +
+                                "/handlers.py) has the wrong signature: a map-stream handler is "
+                                "handler(datum) or handler(keys, datum)");
   RunResult m = run(map_flow("{module: handlers, function: agen, mode: stream}"));
   ASSERT_EQ(m.exit_code, 0) << m;
   EXPECT_EQ(read_file(at("out.txt")), "a\n");
