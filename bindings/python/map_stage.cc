@@ -225,6 +225,17 @@ class MapStage final : public Stage {
       for (const MessageOut& m : result.cast<const MessagesOut&>().items) out_.emit(ctx, i, m);
       return {};
     }
+    // A plain function returning an awaitable (a decorator's wrapper around an async def
+    // hides it from inspect): awaited here, one message at a time.
+    if (!entry && EventLoop::is_awaitable(result)) {
+      py::list one;
+      one.append(result);
+      const py::tuple outcome = loop_.settle(one)[0];
+      if (!outcome[0].cast<bool>()) return describe_exception(outcome[1]);
+      if (EventLoop::is_awaitable(outcome[1]))
+        return handler_->name + " returned an awaitable that gave another awaitable";
+      return emit(ctx, i, outcome[1]);
+    }
     auto what = [&] { return handler_->name + (entry ? "'s entry for this datum is " : " returned "); };
     if (PyList_Check(result.ptr()) || PyTuple_Check(result.ptr()) || PyGen_Check(result.ptr())) {
       for (py::handle item : py::iter(result))

@@ -629,6 +629,32 @@ class Checker(Mapper):
       << f;
 }
 
+TEST_F(PythonAsyncMap, AnAwaitableFromAPlainFunctionIsAwaited) {
+  // A decorator's plain wrapper hides the async def from inspect: what it returns is
+  // awaited all the same (one message at a time).
+  write("handlers.py", R"(
+import asyncio
+
+def logged(fn):
+    def wrapper(datum):
+        return fn(datum)
+    return wrapper
+
+@logged
+async def later(datum):
+    await asyncio.sleep(0)
+    if datum.value == b"bad":
+        raise ValueError("not this one")
+    return datum.value.upper()
+)");
+  write("in.txt", "a\nbad\nc\n");
+  RunResult r = run(map_flow("{module: handlers, function: later}", "    onError: {then: drop}"));
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(read_lines(at("out.txt")), (Lines{"A", "C"}));
+  EXPECT_TRUE(contains(r.err, "ValueError: not this one (at " + dir() + "/handlers.py:13 in later)"))
+      << r;
+}
+
 // --- mode and kinds -----------------------------------------------------------------------
 
 TEST_F(PythonMapMode, AClassBaseAndModeThatDisagreeAreAConfigError) {
