@@ -12,14 +12,24 @@ async def _gather(awaitables):
 
 async def _collect(iterable):
     return [item async for item in iterable]
+
+async def _settle_one(awaitable):
+    try:
+        return True, await awaitable
+    except BaseException as e:
+        return False, e
+
+async def _settle(awaitables):
+    return await asyncio.gather(*[_settle_one(a) for a in awaitables])
 )";
 
 }  // namespace
 
 void EventLoop::ensure() {
   if (loop_) return;
-  helpers_ = py::dict();
-  py::exec(kHelpers, helpers_);
+  py::dict helpers;
+  py::exec(kHelpers, helpers);
+  helpers_ = helpers;
   // A new loop of our own, never set as the thread's "current" loop for other code:
   // asyncio.get_running_loop() inside a handler still finds it while it runs.
   loop_ = py::module_::import("asyncio").attr("new_event_loop")();
@@ -40,6 +50,16 @@ py::list EventLoop::collect(py::handle async_iterable) {
   return loop_.attr("run_until_complete")(helpers_["_collect"](async_iterable));
 }
 
+py::list EventLoop::settle(const py::list& awaitables) {
+  ensure();
+  return loop_.attr("run_until_complete")(helpers_["_settle"](awaitables));
+}
+
+py::object EventLoop::collecting(py::handle async_iterable) {
+  ensure();
+  return helpers_["_collect"](async_iterable);
+}
+
 void EventLoop::close() noexcept {
   if (!loop_) return;
   try {
@@ -50,7 +70,7 @@ void EventLoop::close() noexcept {
   } catch (...) {
   }
   loop_ = py::object();
-  helpers_ = py::dict();
+  helpers_ = py::object();
 }
 
 bool EventLoop::is_awaitable(py::handle o) {

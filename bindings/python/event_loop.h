@@ -30,6 +30,15 @@ class EventLoop {
   // Drains an async iterator (an async generator's yields) into a list.
   py::list collect(py::handle async_iterable);
 
+  // Runs the awaitables concurrently and returns one (ok, value) tuple per awaitable,
+  // in order: (True, its result) or (False, the exception it raised). Every exception,
+  // SystemExit and KeyboardInterrupt too, settles only its own awaitable (gather with
+  // return_exceptions lets those two out of the loop).
+  py::list settle(const py::list& awaitables);
+
+  // A coroutine draining an async iterable into a list: collect() for settle().
+  py::object collecting(py::handle async_iterable);
+
   // Shuts down async generators and closes the loop, if one was made. Idempotent.
   void close() noexcept;
 
@@ -42,7 +51,7 @@ class EventLoop {
   void ensure();
 
   py::object loop_;     // asyncio event loop, or None/null until first use
-  py::dict helpers_;    // _gather and _collect coroutine functions
+  py::object helpers_;    // the helper coroutine functions (_gather, _collect, _settle)
 };
 
 }  // namespace sluice::python

@@ -126,48 +126,57 @@ std::string callables_of(const py::object& module, bool classes) {
   return out.empty() ? "none" : out;
 }
 
-// Whether `fn` is called as fn(keys, datum) (true) or fn(datum) (false), from the
-// positional parameters it requires.
-// `shown` names the module (and its file) for the error.
-bool takes_keys(const py::object& fn, const std::string& name, const std::string& key,
-                const std::string& shown) {
+// The positional parameters a handler takes, from its signature.
+struct Arity {
+  bool known = false;  // false: no signature to read (some builtins)
+  int required = 0, positional = 0;
+  bool var_positional = false;
+  std::string signature;  // "(keys, datum)", for messages
+};
+
+Arity arity(const Handler& h) {
   py::module_ inspect = py::module_::import("inspect");
   py::object sig;
   try {
-    sig = inspect.attr("signature")(fn);
+    sig = inspect.attr("signature")(h.call);
   } catch (py::error_already_set&) {
-    return false;  // no signature to read (some builtins): handler(datum)
+    return {};
   }
+  Arity a;
+  a.known = true;
+  a.signature = py::str(sig).cast<std::string>();
   py::object P = inspect.attr("Parameter");
-  int required = 0, positional = 0;
-  bool var_positional = false;
   for (py::handle param : sig.attr("parameters").attr("values")()) {
     py::object kind = param.attr("kind");
     const bool no_default = param.attr("default").is(P.attr("empty"));
     if (kind.equal(P.attr("POSITIONAL_ONLY")) || kind.equal(P.attr("POSITIONAL_OR_KEYWORD"))) {
-      ++positional;
-      if (no_default) ++required;
+      ++a.positional;
+      if (no_default) ++a.required;
     } else if (kind.equal(P.attr("VAR_POSITIONAL"))) {
-      var_positional = true;
+      a.var_positional = true;
     } else if (kind.equal(P.attr("KEYWORD_ONLY")) && no_default) {
-      throw config_error(key, name + py::str(sig).cast<std::string>() +
-                                  " has a keyword-only parameter \"" +
-                                  param.attr("name").cast<std::string>() +
-                                  "\" with no default; give it in args:");
+      throw config_error(h.key, h.name + a.signature + " has a keyword-only parameter \"" +
+                                    param.attr("name").cast<std::string>() +
+                                    "\" with no default; give it in args:");
     }
   }
-  if (required == 2 || (required == 0 && positional >= 2)) return true;
-  if (required == 1 || (required == 0 && (positional == 1 || var_positional))) return false;
-  throw config_error(key, name + py::str(sig).cast<std::string>() + " from " + shown +
-                              " has the wrong signature: a map handler is handler(datum) or "
-                              "handler(keys, datum)");
+  return a;
 }
 
-void reject_async(const py::object& fn, const std::string& name, const std::string& key) {
+ConfigError wrong_signature(const Handler& h, const Arity& a, const std::string& expected) {
+  return config_error(h.key, h.name + a.signature + " from " + h.origin +
+                                 " has the wrong signature: " + expected);
+}
+
+// inspect's `test` (iscoroutinefunction, ...) of the handler, or of its __call__ when it
+// is a callable object rather than a function, method or partial.
+bool has_flag(const py::object& call, const char* test) {
   py::module_ inspect = py::module_::import("inspect");
-  if (inspect.attr("iscoroutinefunction")(fn).cast<bool>() ||
-      inspect.attr("isasyncgenfunction")(fn).cast<bool>())
-    throw config_error(key, name + " is async; async handlers are not supported yet");
+  if (inspect.attr(test)(call).cast<bool>()) return true;
+  const bool routine = inspect.attr("isroutine")(call).cast<bool>() ||
+                       py::isinstance(call, py::module_::import("functools").attr("partial"));
+  return !routine && py::hasattr(call, "__call__") &&
+         inspect.attr(test)(call.attr("__call__")).cast<bool>();
 }
 
 // A JSON value as the Python value json.loads would make.
@@ -195,7 +204,7 @@ py::object to_python(const nlohmann::json& j) {
 
 }  // namespace
 
-Handler load_handler(const HandlerConfig& c) {
+Handler find_handler(const HandlerConfig& c) {
   std::string shown;  // how the module is named in messages
   py::object module = import_module(c, &shown);
   const bool is_class = !c.class_name.empty();
@@ -205,6 +214,8 @@ Handler load_handler(const HandlerConfig& c) {
 
   Handler h;
   h.name = module_name + "." + attr;
+  h.key = key;
+  h.origin = shown;
   if (!py::hasattr(module, attr.c_str()))
     throw config_error(key, shown + " has no " + (is_class ? "class" : "function") + " \"" +
                                 attr + "\" (it has: " + callables_of(module, is_class) + ")");
@@ -230,14 +241,12 @@ Handler load_handler(const HandlerConfig& c) {
       } else {
         throw config_error(key, h.name + " has neither a handler() method nor __call__");
       }
-      reject_async(h.call, h.name, key);
-      h.with_keys = takes_keys(h.call, h.name, key, shown);
+      h.cls = target;
     } else {
       if (py::isinstance<py::type>(target))
         throw config_error(key, h.name + " is a class, not a function (name it with class:)");
       if (!PyCallable_Check(target.ptr()))
         throw config_error(key, h.name + " is not a function (it is a " + type_name(target) + ")");
-      reject_async(target, h.name, key);
       if (args.empty()) {
         h.call = target;
       } else {
@@ -250,10 +259,45 @@ Handler load_handler(const HandlerConfig& c) {
         }
         h.call = py::module_::import("functools").attr("partial")(target, **args);
       }
-      h.with_keys = takes_keys(h.call, h.name, key, shown);
     }
+    h.coroutine = has_flag(h.call, "iscoroutinefunction");
+    h.generator = has_flag(h.call, "isgeneratorfunction");
+    h.async_generator = has_flag(h.call, "isasyncgenfunction");
   } catch (py::error_already_set& e) {
     throw config_error(key, h.name + ": " + describe(e));
+  }
+  return h;
+}
+
+void read_datum_signature(Handler& h, const std::string& expected) {
+  const Arity a = arity(h);
+  if (!a.known) return;  // handler(datum)
+  if (a.required == 2 || (a.required == 0 && a.positional >= 2)) {
+    h.with_keys = true;
+    return;
+  }
+  h.with_keys = false;
+  if (a.required == 1 || (a.required == 0 && (a.positional == 1 || a.var_positional))) return;
+  throw wrong_signature(h, a, expected);
+}
+
+void check_one_argument(Handler& h, const std::string& expected) {
+  h.with_keys = false;
+  const Arity a = arity(h);
+  if (!a.known || a.required == 1 ||
+      (a.required == 0 && (a.positional >= 1 || a.var_positional)))
+    return;
+  throw wrong_signature(h, a, expected);
+}
+
+Handler load_handler(const HandlerConfig& c) {
+  Handler h = find_handler(c);
+  if (h.coroutine || h.async_generator)
+    throw config_error(h.key, h.name + " is async; async handlers are not supported yet");
+  try {
+    read_datum_signature(h, "a map handler is handler(datum) or handler(keys, datum)");
+  } catch (py::error_already_set& e) {
+    throw config_error(h.key, h.name + ": " + describe(e));
   }
   return h;
 }

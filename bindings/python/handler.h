@@ -34,10 +34,30 @@ struct Handler {
   py::object call;        // the callable (a function, a bound method, a partial)
   bool with_keys = false; // handler(keys, datum), numaflow-style; else handler(datum)
   std::string name;       // "handlers.upper", for messages
+
+  // What find_handler learns, for kinds that take more than one shape of handler:
+  py::object cls;                // a class handler's class; null for a function
+  bool coroutine = false;        // `async def` (calling it gives an awaitable)
+  bool generator = false;        // `def` with `yield`
+  bool async_generator = false;  // `async def` with `yield`
+  std::string key;               // the config key that named it: "function" or "class"
+  std::string origin;            // the module as errors show it, with its file
 };
 
-// Imports and resolves the handler. Call with the GIL held.
+// Imports and resolves the handler: handler(datum) or handler(keys, datum), never
+// `async def`. Call with the GIL held.
 Handler load_handler(const HandlerConfig& config);
+
+// The parts of load_handler, for kinds with other shapes (the map kinds: map_stage.cc).
+// find_handler imports and resolves the handler and reads what it is (coroutine,
+// generator, class), checking no signature; `with_keys` stays false.
+Handler find_handler(const HandlerConfig& config);
+// Sets h.with_keys from a handler(datum) / handler(keys, datum) signature; otherwise a
+// ConfigError "... has the wrong signature: <expected>".
+void read_datum_signature(Handler& h, const std::string& expected);
+// Checks that h is called with one positional argument (handler(datums)); otherwise a
+// ConfigError "... has the wrong signature: <expected>".
+void check_one_argument(Handler& h, const std::string& expected);
 
 template <class Config>
 HandlerConfig HandlerConfig::read(Config& config, const CreateArgs& create) {

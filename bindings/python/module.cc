@@ -417,6 +417,7 @@ class Mapper(metaclass=abc.ABCMeta):
   m.attr("DROP_TAG") = py::str(std::string(kDropTag));
   m.attr("DROP") = py::cast(drop_message());
 
+  define_map_api(m);
   define_numaflow_servers(m);
 }
 

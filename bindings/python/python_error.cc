@@ -47,17 +47,31 @@ std::string type_name(py::handle object) {
   return module == "builtins" ? name : module + "." + name;
 }
 
-std::string describe(const py::error_already_set& e) {
+namespace {
+
+std::string describe(py::handle type_object, py::handle value, py::handle trace) {
   try {
-    std::string type = safe_str(e.type().attr("__name__"));
-    if (PyErr_GivenExceptionMatches(e.type().ptr(), PyExc_SyntaxError))
-      return syntax_error(e.value(), type);
-    std::string message = safe_str(e.value());
-    return type + (message.empty() ? "" : ": " + message) + last_frame(e.trace());
+    std::string type = safe_str(type_object.attr("__name__"));
+    if (PyErr_GivenExceptionMatches(type_object.ptr(), PyExc_SyntaxError))
+      return syntax_error(value, type);
+    std::string message = safe_str(value);
+    return type + (message.empty() ? "" : ": " + message) + last_frame(trace);
   } catch (const std::exception& ex) {
     PyErr_Clear();
     return std::string("a Python exception (describing it failed: ") + ex.what() + ")";
   }
+}
+
+}  // namespace
+
+std::string describe(const py::error_already_set& e) {
+  return describe(e.type(), e.value(), e.trace());
+}
+
+std::string describe_exception(py::handle exception) {
+  py::handle type = py::type::handle_of(exception);
+  py::object trace = py::getattr(exception, "__traceback__", py::none());
+  return describe(type, exception, trace);
 }
 
 }  // namespace sluice::python

@@ -13,6 +13,8 @@ namespace sluice::python {
 // A SyntaxError (and its IndentationError kin) says where the bad code is instead:
 // "/flows/handlers.py:3:9: SyntaxError: invalid syntax".
 std::string describe(const py::error_already_set& e);
+// The same for an exception object (one an awaitable raised, from EventLoop::settle).
+std::string describe_exception(py::handle exception);
 
 // The type's name, e.g. "int" or "numpy.ndarray" (builtins unqualified).
 std::string type_name(py::handle object);

@@ -36,7 +36,9 @@ constexpr const char* kSchema = R"({
     "function": {"type": "string", "minLength": 1},
     "class":    {"type": "string", "minLength": 1},
     "path":     {"type": "array", "items": {"type": "string", "minLength": 1}},
-    "args":     {"type": "object"}
+    "args":     {"type": "object"},
+    "mode":     {"enum": ["map", "stream", "batch"],
+                 "description": "a map's kind: map (one call per message), stream (a generator per message), batch (one call per batch); default: from the handler's class base, else stream for a generator, else map"}
   },
   "oneOf": [
     {"description": "a function handler", "required": ["function"]},

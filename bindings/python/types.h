@@ -53,4 +53,8 @@ std::string value_bytes(py::handle value, const char* what);
 // Text (keys, headers, tags) from the host's bytes: UTF-8, invalid bytes replaced.
 py::str text(std::string_view s);
 
+// Adds the map kinds' classes (MapStreamer, BatchMapper, SourceTransformer,
+// BatchResponse, BatchResponses, Datums) to the `sluice` module (module_map.cc).
+void define_map_api(py::module_& m);
+
 }  // namespace sluice::python

@@ -541,7 +541,7 @@ TEST_F(PythonConfig, MissingFunctionListsTheModulesOwnFunctions) {
 }
 
 TEST_F(PythonConfig, WrongSignatureIsAConfigError) {
-  write("handlers.py", "def three(a, b, c):\n    return a\n\nasync def later(datum):\n    pass\n");
+  write("handlers.py", "def three(a, b, c):\n    return a\n");
   write("in.txt", "a\n");
   RunResult r = run(map_flow("{module: handlers, function: three}"));
   EXPECT_EQ(r.exit_code, 2) << r;
@@ -549,10 +549,6 @@ TEST_F(PythonConfig, WrongSignatureIsAConfigError) {
                                 "/handlers.py) has the wrong signature: a map handler is "
                                 "handler(datum) or handler(keys, datum)")
       << r;
-
-  RunResult a = run(map_flow("{module: handlers, function: later}"));
-  EXPECT_EQ(start_error(a),
-            "config.function: handlers.later is async; async handlers are not supported yet");
 }
 
 TEST_F(PythonConfig, UnknownKeysAndBadArgsAreRejected) {
