@@ -204,7 +204,50 @@ py::object to_python(const nlohmann::json& j) {
 
 }  // namespace
 
-Handler find_handler(const HandlerConfig& c) {
+namespace {
+
+// The handler a class's instances would have, without making one: handler() (or
+// __call__ defined by the class, not object's) as a function with the instance bound
+// to None, so inspect reads the same signature and flags a bound method would have.
+// Also checks that `args` fit the constructor. Throws ConfigError.
+void resolve_class_unmade(Handler& h, const py::object& cls, const py::dict& args) {
+  py::module_ inspect = py::module_::import("inspect");
+  try {
+    inspect.attr("signature")(cls).attr("bind")(**args);
+  } catch (py::error_already_set& e) {
+    if (!e.matches(PyExc_TypeError) && !e.matches(PyExc_ValueError)) throw;
+    throw config_error(args.empty() ? h.key : "args",
+                       h.name + "(**args) would fail: " + py::str(e.value()).cast<std::string>());
+  }
+  py::object method = inspect.attr("getattr_static")(cls, "handler", py::none());
+  std::string suffix = ".handler";
+  if (method.is_none()) {
+    suffix.clear();
+    for (py::handle klass : cls.attr("__mro__")) {
+      if (klass.ptr() == reinterpret_cast<PyObject*>(&PyBaseObject_Type)) break;
+      if (py::dict(klass.attr("__dict__")).contains("__call__")) {
+        method = klass.attr("__dict__")["__call__"];
+        break;
+      }
+    }
+    if (method.is_none())
+      throw config_error(h.key, h.name + " has neither a handler() method nor __call__");
+  }
+  if (py::isinstance(method, py::module_::import("builtins").attr("staticmethod"))) {
+    h.call = method.attr("__func__");
+  } else if (py::isinstance(method, py::module_::import("types").attr("FunctionType"))) {
+    h.call = py::module_::import("functools").attr("partial")(method, py::none());
+  } else {
+    // A classmethod or another descriptor: resolved through the class, it is what an
+    // instance would call.
+    h.call = cls.attr(suffix.empty() ? "__call__" : "handler");
+  }
+  h.name += suffix;
+}
+
+}  // namespace
+
+Handler find_handler(const HandlerConfig& c, bool instantiate) {
   std::string shown;  // how the module is named in messages
   py::object module = import_module(c, &shown);
   const bool is_class = !c.class_name.empty();
@@ -226,6 +269,14 @@ Handler find_handler(const HandlerConfig& c) {
     if (is_class) {
       if (!py::isinstance<py::type>(target))
         throw config_error(key, h.name + " is not a class (it is a " + type_name(target) + ")");
+      h.cls = target;
+      if (!instantiate) {
+        resolve_class_unmade(h, target, args);
+        h.coroutine = has_flag(h.call, "iscoroutinefunction");
+        h.generator = has_flag(h.call, "isgeneratorfunction");
+        h.async_generator = has_flag(h.call, "isasyncgenfunction");
+        return h;
+      }
       py::object instance;
       try {
         instance = target(**args);

@@ -51,7 +51,12 @@ Handler load_handler(const HandlerConfig& config);
 // The parts of load_handler, for kinds with other shapes (the map kinds: map_stage.cc).
 // find_handler imports and resolves the handler and reads what it is (coroutine,
 // generator, class), checking no signature; `with_keys` stays false.
-Handler find_handler(const HandlerConfig& config);
+//
+// With `instantiate` false (`sluice check`), a class handler is not made: its args are
+// checked against the constructor's signature, and `call` is its handler() method (or
+// __call__) with the instance left out, so signatures read the same. No user code runs
+// but the module's top level.
+Handler find_handler(const HandlerConfig& config, bool instantiate = true);
 // Sets h.with_keys from a handler(datum) / handler(keys, datum) signature; otherwise a
 // ConfigError "... has the wrong signature: <expected>".
 void read_datum_signature(Handler& h, const std::string& expected);

@@ -126,6 +126,21 @@ Mode resolve_mode(const Handler& h, std::optional<Mode> configured) {
   return mode;
 }
 
+// Finds the handler and its mode and checks its signature for that mode. Without
+// `instantiate` (sluice check), a class handler is not made. Call with the GIL held.
+Handler prepare_handler(const MapConfig& config, bool instantiate, Mode* mode) {
+  Handler h = find_handler(config.handler, instantiate);
+  *mode = resolve_mode(h, config.mode);
+  const std::string expected = std::string(kind_name(*mode)) +
+                               (*mode == Mode::batch ? " is handler(datums)"
+                                                     : " is handler(datum) or handler(keys, datum)");
+  if (*mode == Mode::batch)
+    check_one_argument(h, expected);
+  else
+    read_datum_signature(h, expected);
+  return h;
+}
+
 // Loading handlers one at a time keeps two workers from running one module file's
 // top-level code twice (import_file checks sys.modules, then runs it). Taken before
 // the GIL, never while holding it, so it cannot deadlock with a thread holding the GIL.
@@ -141,16 +156,7 @@ class MapStage final : public Stage {
     std::lock_guard<std::mutex> lock(load_mutex());
     PythonThread::Hold gil(thread_);
     try {
-      Handler h = find_handler(config.handler);
-      mode_ = resolve_mode(h, config.mode);
-      const std::string expected = std::string(kind_name(mode_)) +
-                                   (mode_ == Mode::batch ? " is handler(datums)"
-                                                         : " is handler(datum) or handler(keys, datum)");
-      if (mode_ == Mode::batch)
-        check_one_argument(h, expected);
-      else
-        read_datum_signature(h, expected);
-      handler_ = std::make_unique<Handler>(std::move(h));
+      handler_ = std::make_unique<Handler>(prepare_handler(config, /*instantiate=*/true, &mode_));
       if (mode_ == Mode::batch) {
         py::module_ sluice = py::module_::import("sluice");
         datums_type_ = sluice.attr("Datums");
@@ -435,6 +441,16 @@ class MapStage final : public Stage {
 };
 
 }  // namespace
+
+void check_map_stage(const CreateArgs& args) {
+  const MapConfig config = read_config(args);
+  Mode mode;
+  try {
+    prepare_handler(config, /*instantiate=*/false, &mode);
+  } catch (const py::error_already_set& e) {
+    throw ConfigError("loading the handler failed: " + describe(e));
+  }
+}
 
 std::unique_ptr<Stage> make_map_stage(const CreateArgs& args) {
   return std::make_unique<MapStage>(args);

@@ -1,6 +1,7 @@
 // The `python` stage type the host sees. Each instance is a Stage (stage.h) made for the
 // kind the flow gives it; this file only dispatches, so every kind shares one type name,
 // one config schema and one set of ABI entry points.
+#include "pybind.h"
 #include "stage.h"
 #include "stage_types.h"
 
@@ -14,6 +15,20 @@ class PythonStage {
   sluice_status process(Context& ctx, const Batch& batch) { return stage_->process(ctx, batch); }
   void ack(Context& ctx, const Batch& batch) { stage_->ack(ctx, batch); }
   void finish(Context& ctx) { stage_->finish(ctx); }
+  int64_t pending() {
+    const std::optional<int64_t> n = stage_->pending();
+    return n ? *n : -1;
+  }
+
+  // `sluice check`: import the handler's module and check the handler for this kind,
+  // on the main thread (which keeps its Python thread state for the process's life).
+  static void check(const CreateArgs& args) {
+    py::gil_scoped_acquire gil;
+    switch (args.kind) {
+      case SLUICE_KIND_MAP: check_map_stage(args); break;
+      default: break;
+    }
+  }
 
  private:
   static std::unique_ptr<Stage> make(const CreateArgs& args) {

@@ -38,4 +38,9 @@ class Stage {
 // config or a handler that cannot be loaded.
 std::unique_ptr<Stage> make_map_stage(const CreateArgs& args);
 
+// `sluice check` (ABI 1.2 check): the same config reading and handler checks as the
+// make_* function, without making an instance (a class handler is not constructed).
+// Called on the main thread with the GIL held. Throw ConfigError.
+void check_map_stage(const CreateArgs& args);
+
 }  // namespace sluice::python

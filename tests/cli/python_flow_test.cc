@@ -491,6 +491,93 @@ std::string start_error(const RunResult& r) {
   return r.err.substr(colon + 3, r.err.find('\n', colon) - colon - 3);
 }
 
+// `sluice check` on the flow: exit 2, and the one error's location and message (the
+// part after "(python, <library>): ").
+struct CheckError {
+  int exit_code;
+  std::string where, message;
+};
+CheckError check_error(const std::string& flow_file, const RunResult& r) {
+  CheckError e{r.exit_code, "", "<no check error in: " + r.err + ">"};
+  const size_t at = r.err.find(": error: stage \"up\" (python, ");
+  if (at == std::string::npos) return e;
+  const size_t start = r.err.rfind('\n', at) == std::string::npos ? 0 : r.err.rfind('\n', at) + 1;
+  e.where = r.err.substr(start, at - start);
+  if (e.where.rfind(flow_file + ":", 0) == 0) e.where = e.where.substr(flow_file.size() + 1);
+  const size_t colon = r.err.find("): ", at);
+  e.message = r.err.substr(colon + 3, r.err.find('\n', colon) - colon - 3);
+  return e;
+}
+
+TEST_F(PythonConfig, CheckFindsHandlerErrorsWithTheirPythonFileAndLine) {
+  write("handlers.py", R"(def up(datum):
+    return datum.value.upper()
+
+def three(a, b, c):
+    return a
+
+class Made:
+    def __init__(self, prefix):
+        open("constructed.txt", "w").write("made")  # must not run in check
+        self.prefix = prefix
+
+    def handler(self, keys, datum):
+        return self.prefix + datum.value
+
+class BadHandler:
+    def handler(self):
+        return None
+)");
+  write("broken.py", "def ok(datum):\n    return datum.value\n\ndef bad(datum:\n    pass\n");
+  auto check = [&](const std::string& config) {
+    const std::string f = map_flow(config);
+    return check_error(f, run_process(SLUICE_BIN, {"check", f}, options()));
+  };
+
+  // Valid, with a class: ok, and its constructor never ran.
+  const std::string good = map_flow("{module: handlers, class: Made, args: {prefix: \">\"}}");
+  RunResult ok = run_process(SLUICE_BIN, {"check", good}, options());
+  EXPECT_EQ(ok.exit_code, 0) << ok;
+  EXPECT_FALSE(fs::exists(at("constructed.txt"))) << "check must not construct the class";
+
+  CheckError missing = check("{module: nowhere, function: f}");
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_EQ(missing.where, "8:22");
+  EXPECT_EQ(missing.message, "config.module: no Python module named \"nowhere\" (looked in " +
+                                 dir() + " and sys.path; set path: to add folders)");
+
+  CheckError syntax = check("{module: broken, function: ok}");
+  EXPECT_EQ(syntax.exit_code, 2);
+  EXPECT_EQ(syntax.message, "config.module: importing \"broken\" failed: " + dir() +
+                                "/broken.py:4:8: SyntaxError: '(' was never closed");
+
+  CheckError function = check("{module: handlers, function: upp}");
+  EXPECT_EQ(function.exit_code, 2);
+  EXPECT_EQ(function.where, "8:42");  // the value of function:
+  EXPECT_EQ(function.message, "config.function: handlers (" + dir() +
+                                  "/handlers.py) has no function \"upp\" (it has: up, three)");
+
+  CheckError signature = check("{module: handlers, function: three}");
+  EXPECT_EQ(signature.exit_code, 2);
+  EXPECT_EQ(signature.message,
+            "config.function: handlers.three(a, b, c) from handlers (" + dir() +
+                "/handlers.py) has the wrong signature: a map handler is handler(datum) or "
+                "handler(keys, datum)");
+
+  CheckError method = check("{module: handlers, class: BadHandler}");
+  EXPECT_EQ(method.exit_code, 2);
+  EXPECT_EQ(method.message.rfind("config.class: handlers.BadHandler.handler() from handlers (", 0),
+            0u)
+      << method.message;
+  EXPECT_NE(method.message.find("has the wrong signature"), std::string::npos) << method.message;
+
+  CheckError args = check("{module: handlers, class: Made, args: {prefx: \">\"}}");
+  EXPECT_EQ(args.exit_code, 2);
+  EXPECT_EQ(args.message.rfind("config.args: handlers.Made(**args) would fail: ", 0), 0u)
+      << args.message;
+  EXPECT_FALSE(fs::exists(at("constructed.txt")));
+}
+
 TEST_F(PythonConfig, MissingModuleIsAConfigErrorNamingWhereItLooked) {
   write("in.txt", "a\n");
   RunResult r = run(map_flow("{module: nowhere, function: f}"));
