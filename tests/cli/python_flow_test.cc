@@ -239,6 +239,50 @@ class Flatmap(Mapper):
   EXPECT_EQ(read_lines(at("out.txt")), (std::vector<std::string>{"a", "b", "c", "d"}));
 }
 
+TEST_F(PythonMap, TheGuidesPortedEvenOddHandlerRunsWithItsServerImportAndMainBlock) {
+  // docs/python-guide.md, "Porting from numaflow-python": the server class stays in the
+  // import line and the __main__ block stays in the file.
+  write("even_odd.py", R"(from sluice import Messages, Message, Datum, Mapper, MapServer
+
+class EvenOdd(Mapper):
+    def handler(self, keys: list[str], datum: Datum) -> Messages:
+        n = int(datum.value)
+        tag = "even" if n % 2 == 0 else "odd"
+        return Messages(Message(datum.value, keys=[tag], tags=[tag]))
+
+if __name__ == "__main__":
+    MapServer(EvenOdd()).start()
+)");
+  write("in.txt", "1\n2\n3\n4\n");
+  const std::string f = flow(R"(
+mode: job
+stages:
+  - {name: in, source: file, config: {path: in.txt}}
+  - {name: even-odd, map: python, config: {module: even_odd, class: EvenOdd}}
+  - {name: even, sink: file, config: {path: even.txt}}
+  - {name: odd, sink: file, config: {path: odd.txt}}
+edges:
+  - {from: in, to: even-odd}
+  - {from: even-odd, to: even, when: {tags: [even]}}
+  - {from: even-odd, to: odd, when: {tags: [odd]}}
+)");
+  RunResult r = run(f, {"--no-summary"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(read_file(at("even.txt")), "2\n4\n");
+  EXPECT_EQ(read_file(at("odd.txt")), "1\n3\n");
+  // Run directly, its __main__ block says what to do instead.
+  RunResult direct = run_process("/usr/bin/python3", {(at("even_odd.py")).string()},
+                                 [] {
+                                   RunOptions o = options();
+                                   o.env["PYTHONPATH"] = SLUICE_PYTHON_DIR;
+                                   return o;
+                                 }());
+  EXPECT_NE(direct.exit_code, 0) << direct;
+  EXPECT_NE(direct.err.find("MapServer.start(): Sluice has no per-handler server"),
+            std::string::npos)
+      << direct;
+}
+
 TEST_F(PythonMap, NoneFiltersDropDropsAndListsGiveSeveralOutputs) {
   write("choose.py", R"(
 import sluice
