@@ -292,6 +292,7 @@ class Mapper(metaclass=abc.ABCMeta):
 
   m.attr("DROP_TAG") = py::str(std::string(kDropTag));
   m.attr("DROP") = py::cast(drop_message());
+  define_sink_source_api(m);
 }
 
 }  // namespace

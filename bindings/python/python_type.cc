@@ -14,11 +14,15 @@ class PythonStage {
   sluice_status process(Context& ctx, const Batch& batch) { return stage_->process(ctx, batch); }
   void ack(Context& ctx, const Batch& batch) { stage_->ack(ctx, batch); }
   void finish(Context& ctx) { stage_->finish(ctx); }
+  // For the host's pending hook, when the ABI has one (a source's pending_handler).
+  std::optional<int64_t> pending() { return stage_->pending(); }
 
  private:
   static std::unique_ptr<Stage> make(const CreateArgs& args) {
     switch (args.kind) {
       case SLUICE_KIND_MAP: return make_map_stage(args);
+      case SLUICE_KIND_SINK: return make_sink_stage(args);
+      case SLUICE_KIND_SOURCE: return make_source_stage(args);
       default: throw ConfigError("the python type cannot be used as this kind of stage");
     }
   }
@@ -47,8 +51,10 @@ constexpr const char* kSchema = R"({
 }  // namespace
 
 void add_python_type(Library& lib) {
-  lib.add<PythonStage>({"python", SLUICE_KIND_MAP, "0.1.0",
-                        "runs a Python handler (module + function or class) as a map", kSchema});
+  lib.add<PythonStage>({"python", SLUICE_KIND_MAP | SLUICE_KIND_SINK | SLUICE_KIND_SOURCE, "0.1.0",
+                        "runs a Python handler (module + function or class) as a map, a sink "
+                        "or a source",
+                        kSchema});
 }
 
 }  // namespace sluice::python

@@ -53,4 +53,9 @@ std::string value_bytes(py::handle value, const char* what);
 // Text (keys, headers, tags) from the host's bytes: UTF-8, invalid bytes replaced.
 py::str text(std::string_view s);
 
+// Adds the sink and source classes (Response, Responses, Sinker, Datums, Sourcer,
+// ReadRequest, AckRequest, Offset, PendingResponse, END, ...) to the `sluice` module
+// (module_sink_source.cc).
+void define_sink_source_api(py::module_& m);
+
 }  // namespace sluice::python
