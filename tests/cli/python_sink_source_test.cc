@@ -12,6 +12,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "run_process.h"
@@ -100,11 +101,14 @@ class PythonSinkSource : public ::testing::Test {
   }
   std::string flow(const std::string& yaml) const { return write("flow.yaml", yaml).string(); }
 
-  RunResult run(const std::string& flow_file) const {
+  static RunOptions options() {
     RunOptions opts;
     opts.env.try_emplace("SLUICE_PLUGIN_PATH", std::nullopt);  // only the built-in folder
     opts.timeout = 30000ms;
-    return run_process(SLUICE_BIN, {"run", flow_file}, opts);
+    return opts;
+  }
+  RunResult run(const std::string& flow_file) const {
+    return run_process(SLUICE_BIN, {"run", flow_file}, options());
   }
 
   // in.txt -> the python sink `py` with `config` (and `stage_keys`); when those name a
@@ -677,6 +681,69 @@ class NoRead:
   RunResult a = run(source_flow("{module: handlers, function: plain, args: {m: 3}}"));
   EXPECT_EQ(a.exit_code, 2) << a;
   EXPECT_TRUE(contains(a.err, "config.args: handlers.plain: ")) << a;
+}
+
+TEST_F(PythonSource, SigtermStopsAStreamingPythonSourceAndSinkCleanly) {
+  // An endless source that is idle between messages (yield None), into a Python sink;
+  // on SIGTERM the source stops, everything drains and is acked, the generator is
+  // closed (its finally runs) and the sink's close() runs.
+  write("handlers.py", R"(
+import time
+from sluice import Message, Offset, Response, Sinker
+
+def endless(marker):
+    n = 0
+    try:
+        while True:
+            yield Message(str(n), offset=Offset(n))
+            n += 1
+            yield None  # nothing more now: the read ends, the host polls again
+            time.sleep(0.001)
+    finally:
+        with open(marker, "w") as f:
+            f.write("generator closed\n")
+
+class Writer(Sinker):
+    def __init__(self, path):
+        self.file = open(path, "a")
+
+    def handler(self, datums):
+        for d in datums:
+            self.file.write(d.value.decode() + "\n")
+        self.file.flush()
+        return [Response.as_success(d.id) for d in datums]
+
+    def close(self):
+        self.file.write("sink closed\n")
+        self.file.close()
+)");
+  const std::string f = flow(R"(
+mode: streaming
+stages:
+  - name: src
+    source: python
+    config: {module: handlers, function: endless, args: {marker: )" + at("marker.txt").string() + R"(}}
+  - name: out
+    sink: python
+    config: {module: handlers, class: Writer, args: {path: )" + at("out.txt").string() + R"(}}
+)");
+  ChildProcess child(SLUICE_BIN, {"run", f}, options());
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (read_lines(at("out.txt")).size() < 3 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(10ms);
+  ASSERT_GE(read_lines(at("out.txt")).size(), 3u) << child.wait();
+  ASSERT_TRUE(child.signal(SIGTERM));
+  RunResult r = child.wait();
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_FALSE(r.timed_out) << r;
+  Lines lines = read_lines(at("out.txt"));
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back(), "sink closed");
+  lines.pop_back();
+  EXPECT_EQ(lines, numbered("", lines.size()));  // in order, no gap, no duplicate
+  EXPECT_EQ(read_file(at("marker.txt")), "generator closed\n");
+  const auto rows = summary(r.err);
+  EXPECT_EQ(rows.at("out").in, static_cast<int64_t>(lines.size())) << r;
 }
 
 }  // namespace
