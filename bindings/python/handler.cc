@@ -353,4 +353,73 @@ Handler load_handler(const HandlerConfig& c) {
   return h;
 }
 
+Target load_target(const HandlerConfig& c) {
+  Target t;
+  py::object module = import_module(c, &t.shown);
+  t.is_class = !c.class_name.empty();
+  t.key = t.is_class ? "class" : "function";
+  const std::string attr = t.is_class ? c.class_name : c.function;
+  t.name = py::getattr(module, "__name__", py::str(c.module)).cast<std::string>() + "." + attr;
+  if (!py::hasattr(module, attr.c_str()))
+    throw config_error(t.key, t.shown + " has no " + t.key + " \"" + attr +
+                                  "\" (it has: " + callables_of(module, t.is_class) + ")");
+  py::object target = module.attr(attr.c_str());
+  t.args = to_python(c.args);
+  if (t.is_class) {
+    if (!py::isinstance<py::type>(target))
+      throw config_error(t.key, t.name + " is not a class (it is a " + type_name(target) + ")");
+    try {
+      t.object = target(**t.args);
+    } catch (py::error_already_set& e) {
+      throw config_error(t.key, t.name + "(**args) failed: " + describe(e));
+    }
+    t.args = py::dict();
+  } else {
+    if (py::isinstance<py::type>(target))
+      throw config_error(t.key, t.name + " is a class, not a function (name it with class:)");
+    if (!PyCallable_Check(target.ptr()))
+      throw config_error(t.key, t.name + " is not a function (it is a " + type_name(target) + ")");
+    t.object = target;
+  }
+  return t;
+}
+
+py::object bind_args(const Target& t) {
+  if (t.args.empty()) return t.object;
+  try {
+    py::module_::import("inspect").attr("signature")(t.object).attr("bind_partial")(**t.args);
+  } catch (py::error_already_set& e) {
+    if (!e.matches(PyExc_TypeError) && !e.matches(PyExc_ValueError)) throw;
+    throw config_error("args", t.name + ": " + py::str(e.value()).cast<std::string>());
+  }
+  return py::module_::import("functools").attr("partial")(t.object, **t.args);
+}
+
+std::mutex& handler_load_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+Positional positional_parameters(const py::object& fn) {
+  py::module_ inspect = py::module_::import("inspect");
+  py::object sig;
+  try {
+    sig = inspect.attr("signature")(fn);
+  } catch (py::error_already_set&) {
+    return {};
+  }
+  py::object P = inspect.attr("Parameter");
+  Positional p{0, 0};
+  for (py::handle param : sig.attr("parameters").attr("values")()) {
+    py::object kind = param.attr("kind");
+    if (kind.equal(P.attr("POSITIONAL_ONLY")) || kind.equal(P.attr("POSITIONAL_OR_KEYWORD"))) {
+      if (p.total >= 0) ++p.total;
+      if (param.attr("default").is(P.attr("empty"))) ++p.required;
+    } else if (kind.equal(P.attr("VAR_POSITIONAL"))) {
+      p.total = -1;
+    }
+  }
+  return p;
+}
+
 }  // namespace sluice::python

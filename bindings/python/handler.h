@@ -6,6 +6,7 @@
 
 #include <sluice/plugin.hpp>
 
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -63,6 +64,37 @@ void read_datum_signature(Handler& h, const std::string& expected);
 // Checks that h is called with one positional argument (handler(datums)); otherwise a
 // ConfigError "... has the wrong signature: <expected>".
 void check_one_argument(Handler& h, const std::string& expected);
+
+// A handler found but not yet shaped for a kind, for the kinds whose handlers are not
+// handler(datum) (sink, source): the function as it is, or the class's instance made
+// with **args. Throws ConfigError as load_handler does. Call with the GIL held.
+struct Target {
+  py::object object;      // the function, or the class's instance
+  bool is_class = false;
+  std::string name;       // "handlers.write" / "handlers.Source", for messages
+  std::string key;        // the config key that named it: "function" or "class"
+  std::string shown;      // the module (and its file), for messages
+  py::dict args;          // a function's args, not yet applied (see bind_args)
+};
+Target load_target(const HandlerConfig& config);
+
+// A function target with its args bound as keyword arguments (functools.partial), or
+// the function itself when there are none; an arg it does not take is a ConfigError.
+py::object bind_args(const Target& target);
+
+// How many positional parameters `fn` requires (no default) and takes in all (-1: any
+// number, *args). {-1, -1} when Python cannot say (some builtins).
+struct Positional {
+  int required = -1;
+  int total = -1;
+};
+Positional positional_parameters(const py::object& fn);
+
+// Taken (before the GIL, never while holding it) around loading a handler, so that two
+// workers never run one module file's top-level code twice (import_file checks
+// sys.modules, then runs it). The sink and source kinds use it; map_stage.cc still
+// has a mutex of its own (it should move to this one).
+std::mutex& handler_load_mutex();
 
 template <class Config>
 HandlerConfig HandlerConfig::read(Config& config, const CreateArgs& create) {

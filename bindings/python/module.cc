@@ -418,6 +418,7 @@ class Mapper(metaclass=abc.ABCMeta):
   m.attr("DROP") = py::cast(drop_message());
 
   define_map_api(m);
+  define_sink_source_api(m);
   define_numaflow_servers(m);
 }
 

@@ -15,9 +15,17 @@ class PythonStage {
   sluice_status process(Context& ctx, const Batch& batch) { return stage_->process(ctx, batch); }
   void ack(Context& ctx, const Batch& batch) { stage_->ack(ctx, batch); }
   void finish(Context& ctx) { stage_->finish(ctx); }
+  // The source's pending_handler, for the host's pending hook (ABI 1.2); -1 unknown.
   int64_t pending() {
-    const std::optional<int64_t> n = stage_->pending();
-    return n ? *n : -1;
+    try {
+      const std::optional<int64_t> n = stage_->pending();
+      return n ? *n : -1;
+    } catch (const std::exception& e) {
+      // Asked about once a second: a broken pending_handler says so each time rather
+      // than failing the source, whose reads may be fine.
+      sluice::log(SLUICE_LOG_WARN, std::string("python source: ") + e.what());
+      return -1;
+    }
   }
 
   // `sluice check`: import the handler's module and check the handler for this kind,
@@ -34,6 +42,8 @@ class PythonStage {
   static std::unique_ptr<Stage> make(const CreateArgs& args) {
     switch (args.kind) {
       case SLUICE_KIND_MAP: return make_map_stage(args);
+      case SLUICE_KIND_SINK: return make_sink_stage(args);
+      case SLUICE_KIND_SOURCE: return make_source_stage(args);
       default: throw ConfigError("the python type cannot be used as this kind of stage");
     }
   }
@@ -64,8 +74,10 @@ constexpr const char* kSchema = R"({
 }  // namespace
 
 void add_python_type(Library& lib) {
-  lib.add<PythonStage>({"python", SLUICE_KIND_MAP, "0.1.0",
-                        "runs a Python handler (module + function or class) as a map", kSchema});
+  lib.add<PythonStage>({"python", SLUICE_KIND_MAP | SLUICE_KIND_SINK | SLUICE_KIND_SOURCE, "0.1.0",
+                        "runs a Python handler (module + function or class) as a map, a sink "
+                        "or a source",
+                        kSchema});
 }
 
 }  // namespace sluice::python

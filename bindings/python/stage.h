@@ -37,6 +37,8 @@ class Stage {
 // One per kind, each in its own file (map_stage.cc, ...). Throw ConfigError for a bad
 // config or a handler that cannot be loaded.
 std::unique_ptr<Stage> make_map_stage(const CreateArgs& args);
+std::unique_ptr<Stage> make_sink_stage(const CreateArgs& args);    // sink_stage.cc
+std::unique_ptr<Stage> make_source_stage(const CreateArgs& args);  // source_stage.cc
 
 // `sluice check` (ABI 1.2 check): the same config reading and handler checks as the
 // make_* function, without making an instance (a class handler is not constructed).

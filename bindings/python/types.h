@@ -56,5 +56,9 @@ py::str text(std::string_view s);
 // Adds the map kinds' classes (MapStreamer, BatchMapper, SourceTransformer,
 // BatchResponse, BatchResponses, Datums) to the `sluice` module (module_map.cc).
 void define_map_api(py::module_& m);
+// Adds the sink and source classes (Response, Responses, Sinker, Datums, Sourcer,
+// ReadRequest, AckRequest, Offset, PendingResponse, END, ...) to the `sluice` module
+// (module_sink_source.cc).
+void define_sink_source_api(py::module_& m);
 
 }  // namespace sluice::python

@@ -811,7 +811,7 @@ TEST_F(PythonRuntime, SluiceTryRunsAHandlerOnStdin) {
   opts.stdin_data = "one\ntwo\n";
   RunResult r = run_process(
       SLUICE_BIN,
-      {"try", "python", "--config",
+      {"try", "python", "--kind", "map", "--config",
        R"({"module": ")" + at("handlers.py").string() + R"(", "function": "upper"})"},
       opts);
   ASSERT_EQ(r.exit_code, 0) << r;

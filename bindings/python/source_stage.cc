@@ -1,0 +1,367 @@
+// The `python` stage type as a source, in two shapes:
+//   - a generator function (`function:`), called once with **args: each process call
+//     takes up to max_messages items from what it returned (a generator, any iterator,
+//     an async generator); exhausted -> SLUICE_END; a yielded None ends the read early
+//     ("nothing more now"); a yielded sluice.END ends the source.
+//   - a class (`class:`, numaflow-python's Sourcer): read_handler(self, request) with a
+//     ReadRequest returns or yields Messages (a list, a generator, a coroutine, an async
+//     generator), or read_handler(self, request, output) puts them (await
+//     output.put(m)); sluice.END among them ends the source. ack_handler(self,
+//     AckRequest) gets the offsets of the messages that are done; pending_handler(self)
+//     answers Stage::pending(); close(self), when defined, runs at finish.
+// Nothing read -> SLUICE_IDLE. An exception while reading fails the call (a source has
+// no per-message policy): onError retries it, skips it (then: drop) or fails the flow.
+//
+// Not thread-safe: each worker has its own instance, pinned to its thread, holding its
+// own Python thread state. The GIL is taken once per call, never per message.
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+
+#include "builtin/config.h"
+#include "event_loop.h"
+#include "handler.h"
+#include "output.h"
+#include "python_error.h"
+#include "python_thread.h"
+#include "stage.h"
+#include "types.h"
+
+namespace sluice::python {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kExpectedItem =
+    "expected sluice.Message, bytes or str (sluice.END ends the source)";
+
+// Takes up to n items from an async iterator in one run of the loop: a list of the
+// items, ending with END when the iterator is exhausted (or yielded END).
+constexpr const char* kHelpers = R"PY(
+async def _take(iterator, n, deadline, END):
+    import asyncio
+    loop = asyncio.get_running_loop()
+    items = []
+    while len(items) < n:
+        try:
+            item = await iterator.__anext__()
+        except StopAsyncIteration:
+            items.append(END)
+            break
+        if item is None:
+            break
+        items.append(item)
+        if item is END or loop.time() >= deadline:
+            break
+    return items
+)PY";
+
+HandlerConfig read_config(const CreateArgs& args) {
+  builtin::Config config(args.config_json);
+  HandlerConfig c = HandlerConfig::read(config, args);
+  config.reject_unknown_keys();
+  return c;
+}
+
+class SourceStage final : public Stage {
+ public:
+  explicit SourceStage(const CreateArgs& args) : config_(read_config(args)) {
+    std::lock_guard<std::mutex> lock(handler_load_mutex());
+    PythonThread::Hold gil(thread_);
+    try {
+      loop_.emplace();
+      load();
+    } catch (const py::error_already_set& e) {
+      const std::string why = describe(e);
+      release();
+      throw ConfigError("loading the handler failed: " + why);
+    } catch (...) {
+      release();  // no destructor runs: drop the Python objects while the GIL is held
+      throw;
+    }
+  }
+  ~SourceStage() override {
+    PythonThread::Hold gil(thread_);
+    release();
+  }
+
+  sluice_status process(Context& ctx, const Batch& batch) override {
+    PythonThread::Hold gil(thread_);
+    if (ended_) return SLUICE_END;
+    const size_t max = batch.max_messages() == 0 ? 1 : batch.max_messages();
+    const int64_t budget_us = batch.budget_us() > 0 ? batch.budget_us() : 1000;
+    size_t emitted = 0;
+    try {
+      emitted = instance_ ? read_class(ctx, max, budget_us) : read_iterator(ctx, max, budget_us);
+    } catch (const py::error_already_set& e) {
+      throw std::runtime_error(reader_name() + " raised " + describe(e));
+    }
+    if (ended_) {
+      close_iterator();
+      return SLUICE_END;
+    }
+    return emitted == 0 ? SLUICE_IDLE : SLUICE_OK;
+  }
+
+  void ack(Context&, const Batch& batch) override {
+    if (!ack_ || batch.empty()) return;
+    PythonThread::Hold gil(thread_);
+    try {
+      py::list offsets(batch.size());
+      for (size_t i = 0; i < batch.size(); ++i) {
+        const std::string_view id = batch[i].id();
+        offsets[i] = offset_(py::bytes(id.data(), id.size()));
+      }
+      py::object r = ack_(ack_request_(offsets));
+      if (!r.is_none() && EventLoop::is_awaitable(r)) loop_->run(r);
+    } catch (const py::error_already_set& e) {
+      throw std::runtime_error(name_ + ".ack_handler raised " + describe(e));
+    }
+  }
+
+  void finish(Context&) override {
+    PythonThread::Hold gil(thread_);
+    try {
+      close_iterator();
+      if (instance_ && py::hasattr(instance_, "close")) {
+        py::object r = instance_.attr("close")();
+        if (!r.is_none() && EventLoop::is_awaitable(r)) loop_->run(r);
+      }
+    } catch (const py::error_already_set& e) {
+      throw std::runtime_error(name_ + (instance_ ? ".close()" : " (closing its generator)") +
+                               " raised " + describe(e));
+    }
+  }
+
+  std::optional<int64_t> pending() override {
+    if (!pending_) return std::nullopt;
+    PythonThread::Hold gil(thread_);
+    py::object r;
+    try {
+      r = pending_();
+      if (!r.is_none() && EventLoop::is_awaitable(r)) r = loop_->run(r);
+    } catch (const py::error_already_set& e) {
+      throw std::runtime_error(name_ + ".pending_handler raised " + describe(e));
+    }
+    if (r.is_none()) return std::nullopt;
+    py::object count = r;
+    if (!PyLong_Check(r.ptr()) && py::hasattr(r, "count")) count = r.attr("count");
+    if (count.is_none()) return std::nullopt;
+    if (!PyLong_Check(count.ptr()) || PyBool_Check(count.ptr()))
+      throw std::runtime_error(name_ + ".pending_handler returned " + type_name(r) +
+                               "; expected sluice.PendingResponse(count), an int or None");
+    const int64_t n = count.cast<int64_t>();
+    if (n < 0) return std::nullopt;  // numaflow's "not available"
+    return n;
+  }
+
+ private:
+  void load() {
+    py::module_ sluice = py::module_::import("sluice");
+    end_ = sluice.attr("END");
+    Target t = load_target(config_);
+    name_ = t.name;
+    if (t.is_class) {
+      instance_ = t.object;
+      if (!py::hasattr(instance_, "read_handler"))
+        throw ConfigError("config.class: " + name_ +
+                          " has no read_handler(self, request) method (a source class is a "
+                          "sluice.Sourcer: read_handler, and optionally ack_handler and "
+                          "pending_handler)");
+      read_ = instance_.attr("read_handler");
+      const Positional p = positional_parameters(read_);
+      if (p.required > 2 || p.total == 0)
+        throw ConfigError("config.class: " + name_ + ".read_handler" + signature(read_) +
+                          " has the wrong signature: it is read_handler(self, request) or "
+                          "read_handler(self, request, output)");
+      with_output_ = p.required == 2;
+      if (py::hasattr(instance_, "ack_handler")) ack_ = instance_.attr("ack_handler");
+      if (py::hasattr(instance_, "pending_handler"))
+        pending_ = instance_.attr("pending_handler");
+      read_request_ = sluice.attr("ReadRequest");
+      ack_request_ = sluice.attr("AckRequest");
+      offset_ = sluice.attr("Offset");
+      output_type_ = sluice.attr("SourceOutput");
+      return;
+    }
+    py::object fn = bind_args(t);
+    const Positional p = positional_parameters(fn);
+    if (p.required > 0)
+      throw ConfigError("config.function: " + name_ + signature(fn) +
+                        " has the wrong signature: a source function takes no positional "
+                        "arguments (give its keyword arguments in args:)");
+    py::object made;
+    try {
+      made = fn();
+    } catch (const py::error_already_set& e) {
+      throw ConfigError("config.function: " + name_ + "(**args) raised " + describe(e));
+    }
+    if (py::hasattr(made, "__anext__")) {
+      iterator_ = made;
+      async_ = true;
+    } else if (EventLoop::is_async_iterable(made)) {
+      iterator_ = made.attr("__aiter__")();
+      async_ = true;
+    } else if (py::hasattr(made, "__next__") || py::hasattr(made, "__iter__")) {
+      iterator_ = py::iter(made);
+    } else {
+      throw ConfigError("config.function: " + name_ + " returned " + type_name(made) +
+                        "; a source function is a generator (def f(): yield message), or "
+                        "returns an iterator or an async iterator");
+    }
+    if (async_) {
+      py::dict helpers;
+      py::exec(kHelpers, helpers);
+      take_ = helpers["_take"];
+    }
+  }
+
+  static std::string signature(const py::object& fn) {
+    try {
+      return py::str(py::module_::import("inspect").attr("signature")(fn)).cast<std::string>();
+    } catch (const py::error_already_set&) {
+      return "(...)";
+    }
+  }
+
+  std::string reader_name() const { return instance_ ? name_ + ".read_handler" : name_; }
+
+  // Emits one item; false when it is END (nothing emitted).
+  bool emit(Context& ctx, py::handle item, const char* verb) {
+    if (item.is(end_)) return false;
+    if (!out_.emit_one(ctx, SLUICE_NO_INPUT, item))
+      throw std::runtime_error(reader_name() + " " + verb + " " + type_name(item) + "; " +
+                               kExpectedItem);
+    return true;
+  }
+
+  // A generator function's iterator: up to max items, within the budget.
+  size_t read_iterator(Context& ctx, size_t max, int64_t budget_us) {
+    if (async_) {
+      py::object loop_time = py::module_::import("time").attr("monotonic");
+      const double deadline = loop_time().cast<double>() + static_cast<double>(budget_us) / 1e6;
+      // The loop's clock is time.monotonic, as asyncio's default loop uses.
+      py::list items = loop_->run(take_(iterator_, max, deadline, end_));
+      size_t n = 0;
+      for (py::handle item : items) {
+        if (!emit(ctx, item, "yielded")) {
+          ended_ = true;
+          break;
+        }
+        ++n;
+      }
+      return n;
+    }
+    const Clock::time_point deadline = Clock::now() + std::chrono::microseconds(budget_us);
+    size_t n = 0;
+    while (n < max) {
+      PyObject* next = PyIter_Next(iterator_.ptr());
+      if (next == nullptr) {
+        if (PyErr_Occurred()) throw py::error_already_set();
+        ended_ = true;  // exhausted
+        break;
+      }
+      py::object item = py::reinterpret_steal<py::object>(next);
+      if (item.is_none()) break;  // nothing more now
+      if (!emit(ctx, item, "yielded")) {
+        ended_ = true;
+        break;
+      }
+      ++n;
+      if (Clock::now() >= deadline) break;
+    }
+    return n;
+  }
+
+  // A Sourcer's read_handler, once.
+  size_t read_class(Context& ctx, size_t max, int64_t budget_us) {
+    py::object request = read_request_(max, std::max<int64_t>(budget_us / 1000, 1));
+    py::object output;
+    py::object result;
+    if (with_output_) {
+      output = output_type_();
+      result = read_(request, output);
+    } else {
+      result = read_(request);
+    }
+    if (!result.is_none() && EventLoop::is_awaitable(result)) result = loop_->run(result);
+    size_t n = 0;
+    if (output) {
+      for (py::handle item : py::list(output.attr("_items"))) {
+        if (!emit(ctx, item, "put")) {
+          ended_ = true;
+          return n;
+        }
+        ++n;
+      }
+    }
+    if (result.is_none()) return n;
+    if (result.is(end_)) {
+      ended_ = true;
+      return n;
+    }
+    if (EventLoop::is_async_iterable(result)) result = loop_->collect(result);
+    if (out_.emit_one(ctx, SLUICE_NO_INPUT, result)) return n + 1;  // one Message
+    if (!PyList_Check(result.ptr()) && !PyTuple_Check(result.ptr()) &&
+        !py::hasattr(result, "__iter__"))
+      throw std::runtime_error(reader_name() + " returned " + type_name(result) +
+                               "; expected Messages (a list, a generator, ...) of "
+                               "sluice.Message, or sluice.END");
+    py::object it = py::iter(result);
+    while (PyObject* next = PyIter_Next(it.ptr())) {
+      py::object item = py::reinterpret_steal<py::object>(next);
+      if (!emit(ctx, item, "returned")) {
+        ended_ = true;
+        if (py::hasattr(it, "close")) it.attr("close")();  // a generator stops here
+        return n;
+      }
+      ++n;
+    }
+    if (PyErr_Occurred()) throw py::error_already_set();
+    return n;
+  }
+
+  // Closes the loop and drops every Python object. With the GIL held.
+  void release() noexcept {
+    if (loop_) loop_->close();
+    loop_.reset();
+    iterator_ = instance_ = read_ = ack_ = pending_ = py::object();
+    end_ = read_request_ = ack_request_ = offset_ = output_type_ = take_ = py::object();
+  }
+
+  // Closes a generator function's (async) generator, running its finally blocks.
+  void close_iterator() {
+    if (!iterator_) return;
+    py::object it = iterator_;
+    iterator_ = py::object();
+    if (async_ && py::hasattr(it, "aclose"))
+      loop_->run(it.attr("aclose")());
+    else if (!async_ && py::hasattr(it, "close"))
+      it.attr("close")();
+  }
+
+  HandlerConfig config_;
+  PythonThread thread_;
+  // Made with the GIL held (its members are Python objects), closed before the rest.
+  std::optional<EventLoop> loop_;
+  OutputWriter out_;
+  std::string name_;
+  bool ended_ = false;
+  // A generator function's source.
+  py::object iterator_;
+  bool async_ = false;
+  py::object take_;  // _take, for an async iterator
+  // A Sourcer's.
+  py::object instance_, read_, ack_, pending_;
+  bool with_output_ = false;
+  py::object read_request_, ack_request_, offset_, output_type_;
+  py::object end_;  // sluice.END
+};
+
+}  // namespace
+
+std::unique_ptr<Stage> make_source_stage(const CreateArgs& args) {
+  return std::make_unique<SourceStage>(args);
+}
+
+}  // namespace sluice::python
