@@ -210,19 +210,24 @@ namespace {
 // __call__ defined by the class, not object's) as a function with the instance bound
 // to None, so inspect reads the same signature and flags a bound method would have.
 // Also checks that `args` fit the constructor. Throws ConfigError.
-void resolve_class_unmade(Handler& h, const py::object& cls, const py::dict& args) {
-  py::module_ inspect = py::module_::import("inspect");
+// `name` ("x.Cls") called with `args` would bind to the constructor's parameters;
+// otherwise a ConfigError at `key` (or at args).
+void check_constructor_args(const std::string& name, const std::string& key,
+                            const py::object& cls, const py::dict& args) {
   try {
-    inspect.attr("signature")(cls).attr("bind")(**args);
+    py::module_::import("inspect").attr("signature")(cls).attr("bind")(**args);
   } catch (py::error_already_set& e) {
     if (!e.matches(PyExc_TypeError) && !e.matches(PyExc_ValueError)) throw;
-    throw config_error(args.empty() ? h.key : "args",
-                       h.name + "(**args) would fail: " + py::str(e.value()).cast<std::string>());
+    throw config_error(args.empty() ? key : "args",
+                       name + "(**args) would fail: " + py::str(e.value()).cast<std::string>());
   }
-  py::object method = inspect.attr("getattr_static")(cls, "handler", py::none());
-  std::string suffix = ".handler";
-  if (method.is_none()) {
-    suffix.clear();
+}
+
+// The class's method `name` as an instance would call it, without an instance; None
+// when the class has none ("__call__": only one the class defines, not object's).
+py::object unbound_method(const py::object& cls, const char* name) {
+  py::object method = py::none();
+  if (std::string(name) == "__call__") {
     for (py::handle klass : cls.attr("__mro__")) {
       if (klass.ptr() == reinterpret_cast<PyObject*>(&PyBaseObject_Type)) break;
       if (py::dict(klass.attr("__dict__")).contains("__call__")) {
@@ -230,18 +235,31 @@ void resolve_class_unmade(Handler& h, const py::object& cls, const py::dict& arg
         break;
       }
     }
+  } else {
+    method = py::module_::import("inspect").attr("getattr_static")(cls, name, py::none());
+  }
+  if (method.is_none()) return method;
+  if (py::isinstance(method, py::module_::import("builtins").attr("staticmethod")))
+    return method.attr("__func__");
+  if (py::isinstance(method, py::module_::import("types").attr("FunctionType")))
+    return py::module_::import("functools").attr("partial")(method, py::none());
+  // A classmethod or another descriptor: resolved through the class, it is what an
+  // instance would call.
+  return cls.attr(name);
+}
+
+// find_handler's class case without making an instance (see find_handler).
+void resolve_class_unmade(Handler& h, const py::object& cls, const py::dict& args) {
+  check_constructor_args(h.name, h.key, cls, args);
+  std::string suffix = ".handler";
+  py::object method = unbound_method(cls, "handler");
+  if (method.is_none()) {
+    suffix.clear();
+    method = unbound_method(cls, "__call__");
     if (method.is_none())
       throw config_error(h.key, h.name + " has neither a handler() method nor __call__");
   }
-  if (py::isinstance(method, py::module_::import("builtins").attr("staticmethod"))) {
-    h.call = method.attr("__func__");
-  } else if (py::isinstance(method, py::module_::import("types").attr("FunctionType"))) {
-    h.call = py::module_::import("functools").attr("partial")(method, py::none());
-  } else {
-    // A classmethod or another descriptor: resolved through the class, it is what an
-    // instance would call.
-    h.call = cls.attr(suffix.empty() ? "__call__" : "handler");
-  }
+  h.call = method;
   h.name += suffix;
 }
 
@@ -353,7 +371,7 @@ Handler load_handler(const HandlerConfig& c) {
   return h;
 }
 
-Target load_target(const HandlerConfig& c) {
+Target load_target(const HandlerConfig& c, bool instantiate) {
   Target t;
   py::object module = import_module(c, &t.shown);
   t.is_class = !c.class_name.empty();
@@ -368,6 +386,13 @@ Target load_target(const HandlerConfig& c) {
   if (t.is_class) {
     if (!py::isinstance<py::type>(target))
       throw config_error(t.key, t.name + " is not a class (it is a " + type_name(target) + ")");
+    if (!instantiate) {
+      check_constructor_args(t.name, t.key, target, t.args);
+      t.object = target;
+      t.made = false;
+      t.args = py::dict();
+      return t;
+    }
     try {
       t.object = target(**t.args);
     } catch (py::error_already_set& e) {
@@ -382,6 +407,13 @@ Target load_target(const HandlerConfig& c) {
     t.object = target;
   }
   return t;
+}
+
+py::object method_of(const Target& t, const char* name) {
+  if (!t.made) return unbound_method(t.object, name);
+  if (std::string(name) == "__call__")
+    return PyCallable_Check(t.object.ptr()) ? t.object : py::object(py::none());
+  return py::getattr(t.object, name, py::none());
 }
 
 py::object bind_args(const Target& t) {

@@ -75,8 +75,17 @@ struct Target {
   std::string key;        // the config key that named it: "function" or "class"
   std::string shown;      // the module (and its file), for messages
   py::dict args;          // a function's args, not yet applied (see bind_args)
+  bool made = true;       // false: `object` is the class itself, not an instance
 };
-Target load_target(const HandlerConfig& config);
+// With `instantiate` false (`sluice check`), a class is not made: its args are checked
+// against its constructor and `object` is the class (made = false).
+Target load_target(const HandlerConfig& config, bool instantiate = true);
+
+// The method `name` of a class target as a callable whose signature reads as the bound
+// method's would (made: the instance's bound method; not made: the class's function with
+// the instance left out), or None when the class has none. `name` "__call__" means the
+// instance itself when made, and only a __call__ the class defines (not object's).
+py::object method_of(const Target& target, const char* name);
 
 // A function target with its args bound as keyword arguments (functools.partial), or
 // the function itself when there are none; an arg it does not take is a ConfigError.

@@ -34,6 +34,8 @@ class PythonStage {
     py::gil_scoped_acquire gil;
     switch (args.kind) {
       case SLUICE_KIND_MAP: check_map_stage(args); break;
+      case SLUICE_KIND_SINK: check_sink_stage(args); break;
+      case SLUICE_KIND_SOURCE: check_source_stage(args); break;
       default: break;
     }
   }

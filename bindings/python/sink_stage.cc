@@ -108,15 +108,23 @@ class SinkStage final : public Stage {
  private:
   void load() {
     Target t = load_target(config_);
+    if (t.is_class) instance_ = t.object;
+    handler_ = sink_handler(t, &name_);
+    datums_type_ = py::module_::import("sluice").attr("Datums");
+  }
+
+ public:
+  // The handler(datums) callable of a target (a made or unmade class, or a function)
+  // and its name for messages; a ConfigError when it has the wrong shape.
+  static py::object sink_handler(const Target& t, std::string* name) {
     py::object fn;
     if (t.is_class) {
-      instance_ = t.object;
-      if (py::hasattr(t.object, "handler")) {
-        fn = t.object.attr("handler");
-        name_ = t.name + ".handler";
-      } else if (PyCallable_Check(t.object.ptr())) {
-        fn = t.object;
-        name_ = t.name;
+      if (py::object m = method_of(t, "handler"); !m.is_none()) {
+        fn = m;
+        *name = t.name + ".handler";
+      } else if (py::object c = method_of(t, "__call__"); !c.is_none()) {
+        fn = c;
+        *name = t.name;
       } else {
         throw ConfigError("config.class: " + t.name +
                           " has neither a handler(self, datums) method nor __call__ (a sink "
@@ -124,19 +132,20 @@ class SinkStage final : public Stage {
       }
     } else {
       fn = bind_args(t);
-      name_ = t.name;
+      *name = t.name;
     }
     const Positional p = positional_parameters(fn);
     if (p.required > 1 || p.total == 0)
-      throw ConfigError("config." + t.key + ": " + name_ +
+      throw ConfigError("config." + t.key + ": " + *name +
                         py::str(py::module_::import("inspect").attr("signature")(fn))
                             .cast<std::string>() +
                         " from " + t.shown +
                         " has the wrong signature: a sink handler is handler(datums), "
                         "called once per batch");
-    handler_ = fn;
-    datums_type_ = py::module_::import("sluice").attr("Datums");
+    return fn;
   }
+
+ private:
 
   // Sets each datum's outcome from the handler's Responses.
   void apply(Context& ctx, const std::vector<std::string>& ids, const py::object& result) {
@@ -238,6 +247,16 @@ class SinkStage final : public Stage {
 };
 
 }  // namespace
+
+void check_sink_stage(const CreateArgs& args) {
+  const HandlerConfig config = read_config(args);
+  try {
+    std::string name;
+    SinkStage::sink_handler(load_target(config, /*instantiate=*/false), &name);
+  } catch (const py::error_already_set& e) {
+    throw ConfigError("loading the handler failed: " + describe(e));
+  }
+}
 
 std::unique_ptr<Stage> make_sink_stage(const CreateArgs& args) {
   return std::make_unique<SinkStage>(args);

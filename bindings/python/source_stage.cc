@@ -156,25 +156,51 @@ class SourceStage final : public Stage {
   }
 
  private:
+  // What load() and `sluice check` check of a source: a class's read_handler (its
+  // callable, and whether it takes an output) or a function (with its args bound).
+  struct Shape {
+    py::object read;
+    bool with_output = false;
+  };
+
+ public:
+  static Shape source_shape(const Target& t) {
+    Shape shape;
+    if (t.is_class) {
+      shape.read = method_of(t, "read_handler");
+      if (shape.read.is_none())
+        throw ConfigError("config.class: " + t.name +
+                          " has no read_handler(self, request) method (a source class is a "
+                          "sluice.Sourcer: read_handler, and optionally ack_handler and "
+                          "pending_handler)");
+      const Positional p = positional_parameters(shape.read);
+      if (p.required > 2 || p.total == 0)
+        throw ConfigError("config.class: " + t.name + ".read_handler" + signature(shape.read) +
+                          " has the wrong signature: it is read_handler(self, request) or "
+                          "read_handler(self, request, output)");
+      shape.with_output = p.required == 2;
+      return shape;
+    }
+    shape.read = bind_args(t);
+    const Positional p = positional_parameters(shape.read);
+    if (p.required > 0)
+      throw ConfigError("config.function: " + t.name + signature(shape.read) +
+                        " has the wrong signature: a source function takes no positional "
+                        "arguments (give its keyword arguments in args:)");
+    return shape;
+  }
+
+ private:
   void load() {
     py::module_ sluice = py::module_::import("sluice");
     end_ = sluice.attr("END");
     Target t = load_target(config_);
     name_ = t.name;
+    const Shape shape = source_shape(t);
     if (t.is_class) {
       instance_ = t.object;
-      if (!py::hasattr(instance_, "read_handler"))
-        throw ConfigError("config.class: " + name_ +
-                          " has no read_handler(self, request) method (a source class is a "
-                          "sluice.Sourcer: read_handler, and optionally ack_handler and "
-                          "pending_handler)");
-      read_ = instance_.attr("read_handler");
-      const Positional p = positional_parameters(read_);
-      if (p.required > 2 || p.total == 0)
-        throw ConfigError("config.class: " + name_ + ".read_handler" + signature(read_) +
-                          " has the wrong signature: it is read_handler(self, request) or "
-                          "read_handler(self, request, output)");
-      with_output_ = p.required == 2;
+      read_ = shape.read;
+      with_output_ = shape.with_output;
       if (py::hasattr(instance_, "ack_handler")) ack_ = instance_.attr("ack_handler");
       if (py::hasattr(instance_, "pending_handler"))
         pending_ = instance_.attr("pending_handler");
@@ -184,12 +210,7 @@ class SourceStage final : public Stage {
       output_type_ = sluice.attr("SourceOutput");
       return;
     }
-    py::object fn = bind_args(t);
-    const Positional p = positional_parameters(fn);
-    if (p.required > 0)
-      throw ConfigError("config.function: " + name_ + signature(fn) +
-                        " has the wrong signature: a source function takes no positional "
-                        "arguments (give its keyword arguments in args:)");
+    py::object fn = shape.read;
     py::object made;
     try {
       made = fn();
@@ -359,6 +380,15 @@ class SourceStage final : public Stage {
 };
 
 }  // namespace
+
+void check_source_stage(const CreateArgs& args) {
+  const HandlerConfig config = read_config(args);
+  try {
+    SourceStage::source_shape(load_target(config, /*instantiate=*/false));
+  } catch (const py::error_already_set& e) {
+    throw ConfigError("loading the handler failed: " + describe(e));
+  }
+}
 
 std::unique_ptr<Stage> make_source_stage(const CreateArgs& args) {
   return std::make_unique<SourceStage>(args);

@@ -44,5 +44,7 @@ std::unique_ptr<Stage> make_source_stage(const CreateArgs& args);  // source_sta
 // make_* function, without making an instance (a class handler is not constructed).
 // Called on the main thread with the GIL held. Throw ConfigError.
 void check_map_stage(const CreateArgs& args);
+void check_sink_stage(const CreateArgs& args);    // sink_stage.cc
+void check_source_stage(const CreateArgs& args);  // source_stage.cc
 
 }  // namespace sluice::python

@@ -683,6 +683,77 @@ class NoRead:
   EXPECT_TRUE(contains(a.err, "config.args: handlers.plain: ")) << a;
 }
 
+TEST_F(PythonSinkSource, CheckFindsSinkAndSourceHandlerErrorsWithoutMakingAnything) {
+  // `sluice check` imports the modules and checks the handlers' shapes; it constructs no
+  // class (these constructors would leave a file behind) and starts no generator.
+  write("handlers.py", R"(
+from sluice import Sinker, Sourcer
+
+def touch(name):
+    open(name, "w").write("made")
+
+class Ledger(Sinker):
+    def __init__(self, path):
+        touch("sink-made.txt")
+    def handler(self, datums):
+        return None
+
+class Pages(Sourcer):
+    def __init__(self, size=10):
+        touch("source-made.txt")
+    def read_handler(self, request):
+        return []
+
+def two(datums, extra):
+    pass
+
+class NoRead:
+    def ack_handler(self, request):
+        pass
+
+def needs(datum):
+    yield datum
+)");
+  auto check = [&](const std::string& flow_file) {
+    return run_process(SLUICE_BIN, {"check", flow_file}, options());
+  };
+  RunResult sink_ok = check(sink_flow("{module: handlers, class: Ledger, args: {path: x}}"));
+  EXPECT_EQ(sink_ok.exit_code, 0) << sink_ok;
+  RunResult source_ok = check(source_flow("{module: handlers, class: Pages}"));
+  EXPECT_EQ(source_ok.exit_code, 0) << source_ok;
+  EXPECT_FALSE(fs::exists(at("sink-made.txt")));
+  EXPECT_FALSE(fs::exists(at("source-made.txt")));
+
+  RunResult sig = check(sink_flow("{module: handlers, function: two}"));
+  EXPECT_EQ(sig.exit_code, 2) << sig;
+  EXPECT_TRUE(contains(sig.err, "config.function: handlers.two(datums, extra) from handlers (" +
+                                    dir() + "/handlers.py) has the wrong signature: a sink "
+                                    "handler is handler(datums), called once per batch\n"))
+      << sig;
+  RunResult args = check(sink_flow("{module: handlers, class: Ledger}"));
+  EXPECT_EQ(args.exit_code, 2) << args;
+  EXPECT_TRUE(contains(args.err, "config.class: handlers.Ledger(**args) would fail: missing a "
+                                     "required argument: 'path'"))
+      << args;
+  RunResult no_read = check(source_flow("{module: handlers, class: NoRead}"));
+  EXPECT_EQ(no_read.exit_code, 2) << no_read;
+  EXPECT_TRUE(contains(no_read.err, "config.class: handlers.NoRead has no read_handler(self, "
+                                        "request) method"))
+      << no_read;
+  RunResult needs = check(source_flow("{module: handlers, function: needs}"));
+  EXPECT_EQ(needs.exit_code, 2) << needs;
+  EXPECT_TRUE(contains(needs.err, "config.function: handlers.needs(datum) has the wrong "
+                                      "signature: a source function takes no positional"))
+      << needs;
+  RunResult missing = check(source_flow("{module: handlers, function: nothing}"));
+  EXPECT_EQ(missing.exit_code, 2) << missing;
+  EXPECT_TRUE(contains(missing.err, "config.function: handlers (" + dir() +
+                                        "/handlers.py) has no function \"nothing\""))
+      << missing;
+  EXPECT_FALSE(fs::exists(at("sink-made.txt")));
+  EXPECT_FALSE(fs::exists(at("source-made.txt")));
+}
+
 TEST_F(PythonSource, SigtermStopsAStreamingPythonSourceAndSinkCleanly) {
   // An endless source that is idle between messages (yield None), into a Python sink;
   // on SIGTERM the source stops, everything drains and is acked, the generator is
