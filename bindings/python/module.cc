@@ -148,18 +148,30 @@ Classes
     Datum     one input message: value, keys, event_time, watermark, headers, id, tags
     Message   one output: value, keys, tags, event_time, headers, offset
     Messages  an ordered list of Message
-    Mapper    base class of a class map handler (numaflow-python's): define
-              handler(self, keys, datum)
+  maps        Mapper, MapStreamer, BatchMapper, SourceTransformer (numaflow-python's
+              base classes); BatchResponses / BatchResponse (batch map results);
+              Datums (a batch's datums: `for` and `async for`)
+  sinks       Sinker (base class); Responses / Response: as_success(id),
+              as_failure(id, reason), as_fallback(id), as_retry(id, reason),
+              as_serve(id, value)
+  sources     Sourcer (base class: read_handler, ack_handler, pending_handler);
+              ReadRequest, AckRequest, Offset, PendingResponse, SourceOutput, END
+  porting     MapServer, SinkServer, ... : numaflow-python's server names, whose
+              start() explains that Sluice runs handlers in-process
 
 Constants
     DROP      a Message that drops its input (the same as Message.to_drop())
     DROP_TAG  the tag that marks such a Message
+    END       returned or yielded by a source: its input has ended
 
-Handler shapes (a stage's config names module + function, or module + class)
-    map   handler(datum) or, numaflow-style, handler(keys, datum);
-          a class is instantiated once per worker with the config's args, then its
-          handler(self, keys, datum) method (or the instance itself) is called per
-          message.
+Handler shapes (a stage's config names module + function, or module + class; a class
+is instantiated once per worker with the config's args; any handler may be async def)
+    map           handler(datum) or, numaflow-style, handler(keys, datum)
+    map-stream    the same as a generator: each yield is an output
+    batch map     handler(datums) -> BatchResponses, or a list (one entry per datum)
+    sink          handler(datums) -> Responses, or None (every datum written)
+    source        a generator function, or a Sourcer: read_handler(request) yields
+                  Message(value, offset=...), ack_handler(request), pending_handler()
 
 What a map handler returns
     Message                    one output
