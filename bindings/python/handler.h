@@ -101,8 +101,7 @@ Positional positional_parameters(const py::object& fn);
 
 // Taken (before the GIL, never while holding it) around loading a handler, so that two
 // workers never run one module file's top-level code twice (import_file checks
-// sys.modules, then runs it). The sink and source kinds use it; map_stage.cc still
-// has a mutex of its own (it should move to this one).
+// sys.modules, then runs it), whatever kinds of stages share the file.
 std::mutex& handler_load_mutex();
 
 template <class Config>

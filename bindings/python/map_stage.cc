@@ -141,19 +141,11 @@ Handler prepare_handler(const MapConfig& config, bool instantiate, Mode* mode) {
   return h;
 }
 
-// Loading handlers one at a time keeps two workers from running one module file's
-// top-level code twice (import_file checks sys.modules, then runs it). Taken before
-// the GIL, never while holding it, so it cannot deadlock with a thread holding the GIL.
-std::mutex& load_mutex() {
-  static std::mutex m;
-  return m;
-}
-
 class MapStage final : public Stage {
  public:
   explicit MapStage(const CreateArgs& args) {
     MapConfig config = read_config(args);
-    std::lock_guard<std::mutex> lock(load_mutex());
+    std::lock_guard<std::mutex> lock(handler_load_mutex());  // see handler.h
     PythonThread::Hold gil(thread_);
     try {
       handler_ = std::make_unique<Handler>(prepare_handler(config, /*instantiate=*/true, &mode_));
