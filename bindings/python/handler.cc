@@ -202,14 +202,6 @@ py::object to_python(const nlohmann::json& j) {
   }
 }
 
-}  // namespace
-
-namespace {
-
-// The handler a class's instances would have, without making one: handler() (or
-// __call__ defined by the class, not object's) as a function with the instance bound
-// to None, so inspect reads the same signature and flags a bound method would have.
-// Also checks that `args` fit the constructor. Throws ConfigError.
 // `name` ("x.Cls") called with `args` would bind to the constructor's parameters;
 // otherwise a ConfigError at `key` (or at args).
 void check_constructor_args(const std::string& name, const std::string& key,
@@ -248,92 +240,35 @@ py::object unbound_method(const py::object& cls, const char* name) {
   return cls.attr(name);
 }
 
-// find_handler's class case without making an instance (see find_handler).
-void resolve_class_unmade(Handler& h, const py::object& cls, const py::dict& args) {
-  check_constructor_args(h.name, h.key, cls, args);
-  std::string suffix = ".handler";
-  py::object method = unbound_method(cls, "handler");
-  if (method.is_none()) {
-    suffix.clear();
-    method = unbound_method(cls, "__call__");
-    if (method.is_none())
-      throw config_error(h.key, h.name + " has neither a handler() method nor __call__");
-  }
-  h.call = method;
-  h.name += suffix;
-}
-
 }  // namespace
 
 Handler find_handler(const HandlerConfig& c, bool instantiate) {
-  std::string shown;  // how the module is named in messages
-  py::object module = import_module(c, &shown);
-  const bool is_class = !c.class_name.empty();
-  const std::string key = is_class ? "class" : "function";
-  const std::string attr = is_class ? c.class_name : c.function;
-  const std::string module_name = py::getattr(module, "__name__", py::str(c.module)).cast<std::string>();
-
+  const Target t = load_target(c, instantiate);
   Handler h;
-  h.name = module_name + "." + attr;
-  h.key = key;
-  h.origin = shown;
-  if (!py::hasattr(module, attr.c_str()))
-    throw config_error(key, shown + " has no " + (is_class ? "class" : "function") + " \"" +
-                                attr + "\" (it has: " + callables_of(module, is_class) + ")");
-  py::object target = module.attr(attr.c_str());
-  py::dict args = to_python(c.args);
-
+  h.name = t.name;
+  h.key = t.key;
+  h.origin = t.shown;
   try {
-    if (is_class) {
-      if (!py::isinstance<py::type>(target))
-        throw config_error(key, h.name + " is not a class (it is a " + type_name(target) + ")");
-      h.cls = target;
-      if (!instantiate) {
-        resolve_class_unmade(h, target, args);
-        h.coroutine = has_flag(h.call, "iscoroutinefunction");
-        h.generator = has_flag(h.call, "isgeneratorfunction");
-        h.async_generator = has_flag(h.call, "isasyncgenfunction");
-        return h;
-      }
-      py::object instance;
-      try {
-        instance = target(**args);
-      } catch (py::error_already_set& e) {
-        throw config_error(key, h.name + "(**args) failed: " + describe(e));
-      }
+    if (t.is_class) {
+      h.cls = t.made ? py::reinterpret_borrow<py::object>(py::type::handle_of(t.object))
+                     : t.object;
       // numaflow-python's classes define handler(); any callable object works too.
-      if (py::hasattr(instance, "handler")) {
-        h.call = instance.attr("handler");
+      if (py::object m = method_of(t, "handler"); !m.is_none()) {
+        h.call = m;
         h.name += ".handler";
-      } else if (PyCallable_Check(instance.ptr())) {
-        h.call = instance;
+      } else if (py::object c = method_of(t, "__call__"); !c.is_none()) {
+        h.call = c;
       } else {
-        throw config_error(key, h.name + " has neither a handler() method nor __call__");
+        throw config_error(h.key, h.name + " has neither a handler() method nor __call__");
       }
-      h.cls = target;
     } else {
-      if (py::isinstance<py::type>(target))
-        throw config_error(key, h.name + " is a class, not a function (name it with class:)");
-      if (!PyCallable_Check(target.ptr()))
-        throw config_error(key, h.name + " is not a function (it is a " + type_name(target) + ")");
-      if (args.empty()) {
-        h.call = target;
-      } else {
-        // The args must be parameters of the function (bind_partial says which is not).
-        try {
-          py::module_::import("inspect").attr("signature")(target).attr("bind_partial")(**args);
-        } catch (py::error_already_set& e) {
-          if (!e.matches(PyExc_TypeError) && !e.matches(PyExc_ValueError)) throw;
-          throw config_error("args", h.name + ": " + py::str(e.value()).cast<std::string>());
-        }
-        h.call = py::module_::import("functools").attr("partial")(target, **args);
-      }
+      h.call = bind_args(t);
     }
     h.coroutine = has_flag(h.call, "iscoroutinefunction");
     h.generator = has_flag(h.call, "isgeneratorfunction");
     h.async_generator = has_flag(h.call, "isasyncgenfunction");
   } catch (py::error_already_set& e) {
-    throw config_error(key, h.name + ": " + describe(e));
+    throw config_error(h.key, h.name + ": " + describe(e));
   }
   return h;
 }
