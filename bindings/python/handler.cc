@@ -294,18 +294,6 @@ void check_one_argument(Handler& h, const std::string& expected) {
   throw wrong_signature(h, a, expected);
 }
 
-Handler load_handler(const HandlerConfig& c) {
-  Handler h = find_handler(c);
-  if (h.coroutine || h.async_generator)
-    throw config_error(h.key, h.name + " is async; async handlers are not supported yet");
-  try {
-    read_datum_signature(h, "a map handler is handler(datum) or handler(keys, datum)");
-  } catch (py::error_already_set& e) {
-    throw config_error(h.key, h.name + ": " + describe(e));
-  }
-  return h;
-}
-
 Target load_target(const HandlerConfig& c, bool instantiate) {
   Target t;
   py::object module = import_module(c, &t.shown);

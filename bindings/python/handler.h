@@ -1,6 +1,6 @@
 // Finding a stage's Python handler from its config: import the module (by name, or a
-// .py file relative to the flow), take the function or make the class's instance, and
-// work out how to call it. Every mistake is a sluice::ConfigError naming the config key,
+// .py file relative to the flow), take the function or the class (made, or for `sluice
+// check` only inspected), and work out how to call it. Every mistake is a sluice::ConfigError naming the config key,
 // with Python's file and line when Python has them.
 #pragma once
 
@@ -45,18 +45,16 @@ struct Handler {
   std::string origin;            // the module as errors show it, with its file
 };
 
-// Imports and resolves the handler: handler(datum) or handler(keys, datum), never
-// `async def`. Call with the GIL held.
-Handler load_handler(const HandlerConfig& config);
-
-// The parts of load_handler, for kinds with other shapes (the map kinds: map_stage.cc).
-// find_handler imports and resolves the handler and reads what it is (coroutine,
-// generator, class), checking no signature; `with_keys` stays false.
-//
-// With `instantiate` false (`sluice check`), a class handler is not made: its args are
-// checked against the constructor's signature, and `call` is its handler() method (or
-// __call__) with the instance left out, so signatures read the same. No user code runs
-// but the module's top level.
+// Two levels, every kind using the one it needs (all with the GIL held):
+//   load_target   import the module, take the function or make the class's instance
+//                 (the sink and source kinds shape it themselves);
+//   find_handler  load_target, then the callable a map-like kind calls: the function
+//                 with its args bound, or the instance's handler() (or __call__), and
+//                 what it is (coroutine, generator, class); no signature is checked
+//                 (read_datum_signature / check_one_argument do that).
+// With `instantiate` false (`sluice check`), no class is made: its args are checked
+// against its constructor, and methods come from the class with the instance left out,
+// so signatures read the same. No user code runs then but the module's top level.
 Handler find_handler(const HandlerConfig& config, bool instantiate = true);
 // Sets h.with_keys from a handler(datum) / handler(keys, datum) signature; otherwise a
 // ConfigError "... has the wrong signature: <expected>".
@@ -65,9 +63,8 @@ void read_datum_signature(Handler& h, const std::string& expected);
 // ConfigError "... has the wrong signature: <expected>".
 void check_one_argument(Handler& h, const std::string& expected);
 
-// A handler found but not yet shaped for a kind, for the kinds whose handlers are not
-// handler(datum) (sink, source): the function as it is, or the class's instance made
-// with **args. Throws ConfigError as load_handler does. Call with the GIL held.
+// A handler found but not yet shaped for a kind: the function as it is, or the class's
+// instance made with **args. Throws ConfigError.
 struct Target {
   py::object object;      // the function, or the class's instance
   bool is_class = false;
