@@ -42,6 +42,7 @@ std::vector<std::string> batch_ids(const Batch& batch) {
   std::vector<std::string> ids;
   ids.reserve(batch.size());
   std::unordered_map<std::string_view, int> seen;
+  seen.reserve(batch.size());  // one table per batch, never rehashed
   for (size_t i = 0; i < batch.size(); ++i) {
     const std::string_view id = batch[i].id();
     const int n = ++seen[id];
