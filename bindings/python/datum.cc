@@ -6,26 +6,43 @@
 
 namespace sluice::python {
 
+namespace {
+
+PyObject* checked(PyObject* o) {
+  if (o == nullptr) throw py::error_already_set();
+  return o;
+}
+
+}  // namespace
+
 py::object make_datum(const sluice::Message& m, std::string id, py::object* keys) {
-  Datum d;
-  d.keys = py::list(m.key_count());
-  for (size_t k = 0; k < m.key_count(); ++k) d.keys[k] = text(m.key(k));
+  DatumObject* d = nullptr;
+  py::object datum = new_datum(&d);
   const std::string_view value = m.value();
-  d.value = py::bytes(value.data(), value.size());
-  d.event_time = m.event_time();
-  d.watermark = m.watermark();
+  d->value = checked(PyBytes_FromStringAndSize(value.data(), static_cast<Py_ssize_t>(value.size())));
+  const size_t key_count = m.key_count();
+  if (key_count > 0 || keys != nullptr) {  // otherwise datum.keys makes [] when asked
+    d->keys = checked(PyList_New(static_cast<Py_ssize_t>(key_count)));
+    for (size_t k = 0; k < key_count; ++k)
+      PyList_SET_ITEM(d->keys, static_cast<Py_ssize_t>(k), text(m.key(k)).release().ptr());
+    if (keys != nullptr) *keys = py::reinterpret_borrow<py::object>(d->keys);
+  }
+  d->event_time = m.event_time();
+  d->watermark = m.watermark();
+  d->id = std::move(id);
+  // Headers and tags stay C++ (copied: the host's memory is valid only during the call)
+  // until a property asks for them.
   for (size_t h = 0; h < m.header_count(); ++h)
-    d.headers.emplace_back(detail::view(m.header_at(h).key), detail::view(m.header_at(h).value));
-  d.id = std::move(id);
-  for (size_t t = 0; t < m.tag_count(); ++t) d.tags.emplace_back(m.tag(t));
-  if (keys != nullptr) *keys = d.keys;
-  return py::cast(std::move(d));
+    d->headers.emplace_back(detail::view(m.header_at(h).key), detail::view(m.header_at(h).value));
+  for (size_t t = 0; t < m.tag_count(); ++t) d->tags.emplace_back(m.tag(t));
+  return datum;
 }
 
 std::vector<std::string> batch_ids(const Batch& batch) {
   std::vector<std::string> ids;
   ids.reserve(batch.size());
   std::unordered_map<std::string_view, int> seen;
+  seen.reserve(batch.size());  // one table per batch, never rehashed
   for (size_t i = 0; i < batch.size(); ++i) {
     const std::string_view id = batch[i].id();
     const int n = ++seen[id];

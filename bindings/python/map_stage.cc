@@ -154,6 +154,7 @@ class MapStage final : public Stage {
         datums_type_ = sluice.attr("Datums");
         responses_type_ = sluice.attr("BatchResponses");
         response_type_ = sluice.attr("BatchResponse");
+        messages_type_ = sluice.attr("Messages");
       }
     } catch (const py::error_already_set& e) {
       // Whatever Python raised while finding the handler keeps the stage from starting.
@@ -167,6 +168,7 @@ class MapStage final : public Stage {
     datums_type_ = py::object();
     responses_type_ = py::object();
     response_type_ = py::object();
+    messages_type_ = py::object();
   }
 
   sluice_status process(Context& ctx, const Batch& batch) override {
@@ -226,10 +228,6 @@ class MapStage final : public Stage {
   std::string emit(Context& ctx, size_t i, const py::object& result, bool entry = false) {
     if (result.is_none()) return {};  // filtered out
     if (out_.emit_one(ctx, i, result)) return {};
-    if (py::isinstance<MessagesOut>(result)) {
-      for (const MessageOut& m : result.cast<const MessagesOut&>().items) out_.emit(ctx, i, m);
-      return {};
-    }
     // A plain function returning an awaitable (a decorator's wrapper around an async def
     // hides it from inspect): awaited here, one message at a time.
     if (!entry && EventLoop::is_awaitable(result)) {
@@ -322,7 +320,9 @@ class MapStage final : public Stage {
     std::string failure;
     try {
       py::list list(batch.size());
-      for (size_t i = 0; i < batch.size(); ++i) list[i] = make_datum(batch[i], ids[i]);
+      for (size_t i = 0; i < batch.size(); ++i)
+        PyList_SET_ITEM(list.ptr(), static_cast<Py_ssize_t>(i),
+                        make_datum(batch[i], ids[i]).release().ptr());
       py::object result = handler_->call(datums_type_(list));
       // async def (or anything awaitable): run it; async def with yield: drain it.
       if (EventLoop::is_awaitable(result) || EventLoop::is_async_iterable(result)) {
@@ -358,7 +358,9 @@ class MapStage final : public Stage {
         ((PyList_Check(result.ptr()) || PyTuple_Check(result.ptr())) && py::len(result) > 0 &&
           PyObject_IsInstance(result.attr("__getitem__")(0).ptr(), response_type_.ptr()));
     if (!by_id) {
-      if (!PyList_Check(result.ptr()) && !PyTuple_Check(result.ptr()))
+      // Messages is a list too, but one datum's outputs, not one entry per datum.
+      if ((!PyList_Check(result.ptr()) && !PyTuple_Check(result.ptr())) ||
+          PyObject_TypeCheck(result.ptr(), reinterpret_cast<PyTypeObject*>(messages_type_.ptr())))
         return handler_->name + " returned " + type_name(result) + "; " + kBatchReturns;
       if (py::len(result) != n)
         return handler_->name + " returned a " + type_name(result) + " of " +
@@ -429,7 +431,7 @@ class MapStage final : public Stage {
   std::unique_ptr<Handler> handler_;
   OutputWriter out_;
   EventLoop loop_;
-  py::object datums_type_, responses_type_, response_type_;  // batch mode only
+  py::object datums_type_, responses_type_, response_type_, messages_type_;  // batch only
 };
 
 }  // namespace

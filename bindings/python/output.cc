@@ -2,34 +2,53 @@
 
 namespace sluice::python {
 
-void OutputWriter::emit(Context& ctx, size_t input, const MessageOut& m) {
+namespace {
+
+sluice_str str_of(PyObject* o) { return detail::str(utf8(o)); }
+
+// The views of a tuple of str into `out` (cleared first).
+void views(PyObject* tuple, std::vector<sluice_str>& out) {
+  out.clear();
+  if (tuple == nullptr) return;
+  for (Py_ssize_t i = 0, n = PyTuple_GET_SIZE(tuple); i < n; ++i)
+    out.push_back(str_of(PyTuple_GET_ITEM(tuple, i)));
+}
+
+}  // namespace
+
+void OutputWriter::emit(Context& ctx, size_t input, const MessageObject& m) {
   sluice_output out{};
   out.struct_size = sizeof(sluice_output);
-  out.value = {reinterpret_cast<const uint8_t*>(m.value.data()), m.value.size()};
-  keys_.clear();
-  if (m.keys) {
-    for (const std::string& k : *m.keys) keys_.push_back(detail::str(k));
-    if (m.keys->empty()) out.flags |= SLUICE_OUTPUT_NO_KEYS;
-  }
+  const std::string_view value = utf8(m.value);
+  out.value = {reinterpret_cast<const uint8_t*>(value.data()), value.size()};
+  views(m.keys, keys_);
+  if (m.keys != nullptr && keys_.empty()) out.flags |= SLUICE_OUTPUT_NO_KEYS;
   out.keys = keys_.empty() ? nullptr : keys_.data();
   out.key_count = keys_.size();
-  tags_.clear();
-  for (const std::string& t : m.tags) tags_.push_back(detail::str(t));
+  views(m.tags, tags_);
   out.tags = tags_.empty() ? nullptr : tags_.data();
   out.tag_count = tags_.size();
   headers_.clear();
-  for (const auto& [k, v] : m.headers) headers_.push_back({detail::str(k), detail::str(v)});
+  if (m.headers != nullptr) {
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(m.headers, &pos, &k, &v)) headers_.push_back({str_of(k), str_of(v)});
+  }
   out.headers = headers_.empty() ? nullptr : headers_.data();
   out.header_count = headers_.size();
   out.event_time = m.event_time;
-  out.id = detail::str(m.id);
+  out.id = m.offset == nullptr ? sluice_str{"", 0} : str_of(m.offset);
   ctx.emit_raw(input, out);
 }
 
 bool OutputWriter::emit_one(Context& ctx, size_t input, py::handle item) {
+  PyObject* o = item.ptr();
+  if (Py_TYPE(o) == message_type) {  // the common case first: no subtype walk
+    emit(ctx, input, *reinterpret_cast<const MessageObject*>(o));
+    return true;
+  }
   const char* data = nullptr;
   Py_ssize_t size = 0;
-  PyObject* o = item.ptr();
   if (PyBytes_Check(o)) {
     data = PyBytes_AS_STRING(o);
     size = PyBytes_GET_SIZE(o);
@@ -39,12 +58,11 @@ bool OutputWriter::emit_one(Context& ctx, size_t input, py::handle item) {
   } else if (PyUnicode_Check(o)) {
     data = PyUnicode_AsUTF8AndSize(o, &size);
     if (data == nullptr) throw py::error_already_set();
-  } else {
-    // A Message: one type lookup (the caster's), not an isinstance and then a cast.
-    py::detail::make_caster<MessageOut> message;
-    if (!message.load(item, /*convert=*/false)) return false;
-    emit(ctx, input, py::detail::cast_op<const MessageOut&>(message));
+  } else if (const MessageObject* m = as_message(item)) {  // a Message subclass's
+    emit(ctx, input, *m);
     return true;
+  } else {
+    return false;
   }
   ctx.emit(input, std::string_view(data, static_cast<size_t>(size)));
   return true;

@@ -14,13 +14,14 @@ namespace sluice::python {
 
 class OutputWriter {
  public:
-  // Emits `m` for input `input` (SLUICE_NO_INPUT for a source).
-  void emit(Context& ctx, size_t input, const MessageOut& m);
+  // Emits `m` for input `input` (SLUICE_NO_INPUT for a source): views into the
+  // Message's own objects, nothing copied.
+  void emit(Context& ctx, size_t input, const MessageObject& m);
   // Emits a Message, bytes, bytearray or str; false (nothing emitted) for anything else.
   bool emit_one(Context& ctx, size_t input, py::handle item);
 
  private:
-  std::vector<sluice_str> keys_, tags_;  // views into the MessageOut, reused
+  std::vector<sluice_str> keys_, tags_;  // views into the Message, reused
   std::vector<sluice_header> headers_;
 };
 
