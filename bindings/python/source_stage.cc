@@ -35,8 +35,9 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kExpectedItem =
     "expected sluice.Message, bytes or str (sluice.END ends the source)";
 
-// Takes up to n items from an async iterator in one run of the loop: a list of the
-// items, ending with END when the iterator is exhausted (or yielded END).
+// Takes up to n items from an async iterator in one run of the loop: (the items, ending
+// with END when the iterator is exhausted or yielded END; the exception it raised, or
+// None). Items taken before an exception are returned with it, not lost.
 constexpr const char* kHelpers = R"PY(
 async def _take(iterator, n, deadline, END):
     import asyncio
@@ -48,12 +49,14 @@ async def _take(iterator, n, deadline, END):
         except StopAsyncIteration:
             items.append(END)
             break
+        except Exception as raised:
+            return items, raised
         if item is None:
             break
         items.append(item)
         if item is END or loop.time() >= deadline:
             break
-    return items
+    return items, None
 )PY";
 
 HandlerConfig read_config(const CreateArgs& args) {
@@ -97,7 +100,11 @@ class SourceStage final : public Stage {
       throw std::runtime_error(reader_name() + " raised " + describe(e));
     }
     if (ended_) {
-      close_iterator();
+      try {
+        close_iterator();  // its finally: blocks run now
+      } catch (const py::error_already_set& e) {
+        throw std::runtime_error(reader_name() + " raised " + describe(e) + " while closing");
+      }
       return SLUICE_END;
     }
     return emitted == 0 ? SLUICE_IDLE : SLUICE_OK;
@@ -121,6 +128,7 @@ class SourceStage final : public Stage {
 
   void finish(Context&) override {
     PythonThread::Hold gil(thread_);
+    if (!broken_.empty()) throw FatalError(broken_);
     try {
       close_iterator();
       if (instance_ && py::hasattr(instance_, "close")) {
@@ -256,38 +264,54 @@ class SourceStage final : public Stage {
     return true;
   }
 
-  // A generator function's iterator: up to max items, within the budget.
+  // A generator function's iterator: up to max items, within the budget. A generator
+  // that raises (or yields something that is no message) cannot be read again, nor
+  // retried: its input ends there, so everything it yielded before is delivered (the
+  // flow drains as at any end), and finish() then fails the stage: exit 1, not a quiet
+  // end with data missing.
   size_t read_iterator(Context& ctx, size_t max, int64_t budget_us) {
+    size_t n = 0;
+    auto broken = [&](const std::string& why) -> size_t {
+      broken_ = reader_name() + " " + why + " (a generator cannot go on after that)";
+      ended_ = true;
+      return n;
+    };
     if (async_) {
       py::object loop_time = py::module_::import("time").attr("monotonic");
       const double deadline = loop_time().cast<double>() + static_cast<double>(budget_us) / 1e6;
       // The loop's clock is time.monotonic, as asyncio's default loop uses.
-      py::list items = loop_->run(take_(iterator_, max, deadline, end_));
-      size_t n = 0;
-      for (py::handle item : items) {
-        if (!emit(ctx, item, "yielded")) {
+      py::tuple taken = loop_->run(take_(iterator_, max, deadline, end_));
+      for (py::handle item : py::list(taken[0])) {
+        if (item.is(end_)) {
           ended_ = true;
-          break;
+          return n;
         }
+        if (!out_.emit_one(ctx, SLUICE_NO_INPUT, item))
+          return broken("yielded " + type_name(item) + "; " + kExpectedItem);
         ++n;
       }
+      if (!taken[1].is_none()) return broken("raised " + describe_exception(taken[1]));
       return n;
     }
     const Clock::time_point deadline = Clock::now() + std::chrono::microseconds(budget_us);
-    size_t n = 0;
     while (n < max) {
       PyObject* next = PyIter_Next(iterator_.ptr());
       if (next == nullptr) {
-        if (PyErr_Occurred()) throw py::error_already_set();
+        if (PyErr_Occurred()) {
+          py::error_already_set e;
+          return broken("raised " + describe(e));
+        }
         ended_ = true;  // exhausted
         break;
       }
       py::object item = py::reinterpret_steal<py::object>(next);
       if (item.is_none()) break;  // nothing more now
-      if (!emit(ctx, item, "yielded")) {
+      if (item.is(end_)) {
         ended_ = true;
         break;
       }
+      if (!out_.emit_one(ctx, SLUICE_NO_INPUT, item))
+        return broken("yielded " + type_name(item) + "; " + kExpectedItem);
       ++n;
       if (Clock::now() >= deadline) break;
     }
@@ -368,6 +392,7 @@ class SourceStage final : public Stage {
   OutputWriter out_;
   std::string name_;
   bool ended_ = false;
+  std::string broken_;  // why the generator cannot be read again, once it raised
   // A generator function's source.
   py::object iterator_;
   bool async_ = false;

@@ -630,9 +630,38 @@ def gen():
 
   RunResult g = run(source_flow("{module: handlers, function: gen}"));
   EXPECT_EQ(g.exit_code, 1) << g;
-  EXPECT_TRUE(contains(g.err, "sluice: error: stage \"src\" failed: handlers.gen raised "
-                              "ValueError: no more (at " + dir() + "/handlers.py:19 in gen)\n"))
+  EXPECT_TRUE(contains(g.err, "sluice: error: stage \"src\" failed: finish: handlers.gen raised "
+                              "ValueError: no more (at " + dir() + "/handlers.py:19 in gen) (a "
+                              "generator cannot go on after that)\n"))
       << g;
+  EXPECT_EQ(read_lines(at("out.txt")), (Lines{"a"})) << "what it yielded first is kept";
+}
+
+TEST_F(PythonSource, AGeneratorThatRaisesKeepsWhatItYieldedAndFailsEvenWithRetries) {
+  // The items a read took before the exception are delivered, and a retry policy does
+  // not turn the dead generator into a quiet end of input (exit 0 with data missing).
+  write("handlers.py", R"(
+def gen():
+    for i in range(5):
+        yield f"n{i}"
+    raise OSError("socket closed")
+
+async def agen():
+    for i in range(3):
+        yield f"a{i}"
+    raise OSError("stream reset")
+)");
+  RunResult r = run(source_flow("{module: handlers, function: gen}",
+                                "    batch: 100\n    onError: {retry: {attempts: 3, initialInterval: 1ms}}"));
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_EQ(read_lines(at("out.txt")), (Lines{"n0", "n1", "n2", "n3", "n4"}));
+  EXPECT_TRUE(contains(r.err, "handlers.gen raised OSError: socket closed")) << r;
+
+  fs::remove(at("out.txt"));
+  RunResult a = run(source_flow("{module: handlers, function: agen}", "    batch: 100"));
+  EXPECT_EQ(a.exit_code, 1) << a;
+  EXPECT_EQ(read_lines(at("out.txt")), (Lines{"a0", "a1", "a2"}));
+  EXPECT_TRUE(contains(a.err, "handlers.agen raised OSError: stream reset")) << a;
 }
 
 TEST_F(PythonSource, AWrongItemFailsTheReadSayingWhatWasExpected) {
@@ -642,8 +671,9 @@ def numbers():
 )");
   RunResult r = run(source_flow("{module: handlers, function: numbers}"));
   EXPECT_EQ(r.exit_code, 1) << r;
-  EXPECT_TRUE(contains(r.err, "stage \"src\" failed: handlers.numbers yielded int; expected "
-                              "sluice.Message, bytes or str (sluice.END ends the source)\n"))
+  EXPECT_TRUE(contains(r.err, "stage \"src\" failed: finish: handlers.numbers yielded int; expected "
+                              "sluice.Message, bytes or str (sluice.END ends the source) (a "
+                              "generator cannot go on after that)\n"))
       << r;
 }
 
