@@ -16,6 +16,7 @@
 // own Python thread state. The GIL is taken once per call, never per message.
 #include <algorithm>
 #include <chrono>
+#include <unordered_map>
 #include <stdexcept>
 
 #include "builtin/config.h"
@@ -94,11 +95,14 @@ class SourceStage final : public Stage {
     const size_t max = batch.max_messages() == 0 ? 1 : batch.max_messages();
     const int64_t budget_us = batch.budget_us() > 0 ? batch.budget_us() : 1000;
     size_t emitted = 0;
+    read_offsets_.clear();
     try {
       emitted = instance_ ? read_class(ctx, max, budget_us) : read_iterator(ctx, max, budget_us);
     } catch (const py::error_already_set& e) {
       throw std::runtime_error(reader_name() + " raised " + describe(e));
     }
+    // The read's outputs are committed now (a failed read's are discarded by the host).
+    for (std::string& offset : read_offsets_) ++offsets_in_flight_[std::move(offset)];
     if (ended_) {
       try {
         close_iterator();  // its finally: blocks run now
@@ -114,11 +118,17 @@ class SourceStage final : public Stage {
     if (!ack_ || batch.empty()) return;
     PythonThread::Hold gil(thread_);
     try {
-      py::list offsets(batch.size());
+      // Only the offsets the handler gave: a message it sent without one has an id the
+      // host made up ("17"), which must not reach ack_handler as if it were offset 17.
+      py::list offsets;
       for (size_t i = 0; i < batch.size(); ++i) {
         const std::string_view id = batch[i].id();
-        offsets[i] = offset_(py::bytes(id.data(), id.size()));
+        auto it = offsets_in_flight_.find(std::string(id));
+        if (it == offsets_in_flight_.end()) continue;
+        if (--it->second == 0) offsets_in_flight_.erase(it);
+        offsets.append(offset_(py::bytes(id.data(), id.size())));
       }
+      if (offsets.empty()) return;
       py::object r = ack_(ack_request_(offsets));
       if (!r.is_none() && EventLoop::is_awaitable(r)) loop_->run(r);
     } catch (const py::error_already_set& e) {
@@ -258,6 +268,7 @@ class SourceStage final : public Stage {
   // Emits one item; false when it is END (nothing emitted).
   bool emit(Context& ctx, py::handle item, const char* verb) {
     if (item.is(end_)) return false;
+    note_offset(item);
     if (!out_.emit_one(ctx, SLUICE_NO_INPUT, item))
       throw std::runtime_error(reader_name() + " " + verb + " " + type_name(item) + "; " +
                                kExpectedItem);
@@ -346,6 +357,7 @@ class SourceStage final : public Stage {
       return n;
     }
     if (EventLoop::is_async_iterable(result)) result = loop_->collect(result);
+    note_offset(result);
     if (out_.emit_one(ctx, SLUICE_NO_INPUT, result)) return n + 1;  // one Message
     if (!PyList_Check(result.ptr()) && !PyTuple_Check(result.ptr()) &&
         !py::hasattr(result, "__iter__"))
@@ -391,7 +403,20 @@ class SourceStage final : public Stage {
   std::optional<EventLoop> loop_;
   OutputWriter out_;
   std::string name_;
+  // Records the offset of a Message about to be emitted by a Sourcer with an ack_handler.
+  void note_offset(py::handle item) {
+    if (!ack_) return;
+    const MessageObject* m = as_message(item);
+    if (m == nullptr || m->offset == nullptr) return;
+    read_offsets_.emplace_back(PyBytes_AS_STRING(m->offset),
+                               static_cast<size_t>(PyBytes_GET_SIZE(m->offset)));
+  }
+
   bool ended_ = false;
+  // Offsets the handler gave to messages not yet acknowledged (a count per offset, in
+  // case one is reused), and those of the current read until it succeeds.
+  std::unordered_map<std::string, uint32_t> offsets_in_flight_;
+  std::vector<std::string> read_offsets_;
   std::string broken_;  // why the generator cannot be read again, once it raised
   // A generator function's source.
   py::object iterator_;

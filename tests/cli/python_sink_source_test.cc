@@ -503,6 +503,37 @@ class Counter(Sourcer):
   EXPECT_EQ(read_file(at("acks.txt.requests")), "5 5 5 5\n");
 }
 
+TEST_F(PythonSource, OnlyTheOffsetsTheHandlerGaveAreAcked) {
+  // A message sent without an offset (a heartbeat) gets an id the host makes up, like
+  // "1"; acking it as offset b"1" would commit a record that may not be done.
+  write("beats.py", R"(
+from sluice import END, Message, Offset, Sourcer
+
+class Beats(Sourcer):
+    def __init__(self, acks):
+        self.acks = acks
+        self.done = False
+
+    def read_handler(self, request):
+        if self.done:
+            return [END]
+        self.done = True
+        return [Message(b"heartbeat"), Message(b"r7", offset=b"7"), Message(b"heartbeat"),
+                Message(b"r1", offset=Offset(b"1")), Message(b"heartbeat")]
+
+    def ack_handler(self, request):
+        with open(self.acks, "a") as f:
+            for o in request.offsets:
+                f.write(o.offset.decode() + "\n")
+)");
+  RunResult r = run(source_flow("{module: beats, class: Beats, args: {acks: " +
+                                at("acks.txt").string() + "}}"));
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(read_lines(at("out.txt")),
+            (Lines{"heartbeat", "r7", "heartbeat", "r1", "heartbeat"}));
+  EXPECT_EQ(sorted(read_lines(at("acks.txt"))), (Lines{"1", "7"}));
+}
+
 TEST_F(PythonSource, AsyncSourcerPutsIntoItsOutputAndIsAckedAsync) {
   write("asrc.py", R"(
 import asyncio
