@@ -1,5 +1,7 @@
 #include "datum.h"
 
+#include <algorithm>
+
 #include <unordered_map>
 
 #include "types.h"
@@ -38,6 +40,32 @@ py::object make_datum(const sluice::Message& m, std::string id, py::object* keys
   return datum;
 }
 
+namespace {
+
+// `raw` as text that decodes back to one string only: valid UTF-8 as it is, else with
+// each invalid byte written as \xNN (Python's backslashreplace). Handlers answer by
+// this text; replacing bad bytes with U+FFFD instead would make two ids one.
+std::string text_id(std::string_view raw) {
+  if (std::all_of(raw.begin(), raw.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; }))
+    return std::string(raw);
+  const auto size = static_cast<Py_ssize_t>(raw.size());
+  PyObject* strict = PyUnicode_DecodeUTF8(raw.data(), size, "strict");
+  if (strict != nullptr) {
+    Py_DECREF(strict);
+    return std::string(raw);
+  }
+  PyErr_Clear();
+  py::object escaped = py::reinterpret_steal<py::object>(
+      PyUnicode_DecodeUTF8(raw.data(), size, "backslashreplace"));
+  if (!escaped) throw py::error_already_set();
+  Py_ssize_t n = 0;
+  const char* utf8 = PyUnicode_AsUTF8AndSize(escaped.ptr(), &n);
+  if (utf8 == nullptr) throw py::error_already_set();
+  return std::string(utf8, static_cast<size_t>(n));
+}
+
+}  // namespace
+
 std::vector<std::string> batch_ids(const Batch& batch) {
   std::vector<std::string> ids;
   ids.reserve(batch.size());
@@ -46,7 +74,7 @@ std::vector<std::string> batch_ids(const Batch& batch) {
   for (size_t i = 0; i < batch.size(); ++i) {
     const std::string_view id = batch[i].id();
     const int n = ++seen[id];
-    ids.push_back(n == 1 ? std::string(id) : std::string(id) + "#" + std::to_string(n));
+    ids.push_back(n == 1 ? text_id(id) : text_id(id) + "#" + std::to_string(n));
   }
   return ids;
 }

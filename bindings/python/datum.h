@@ -20,7 +20,10 @@ py::object make_datum(const sluice::Message& m, std::string id, py::object* keys
 // One id per message of `batch`, unique within it, for kinds whose handlers answer by
 // id (sink Responses, batch map results). A message's id is its source message's id,
 // which its siblings share (a flat map's outputs); a repeat within the batch gets
-// "#2", "#3", ... appended. Unique ids come out unchanged.
+// "#2", "#3", ... appended. Unique ids come out unchanged, as text: an id that is not
+// valid UTF-8 has its invalid bytes written as \xNN, so datum.id is exactly the id and
+// two ids never read alike. Unique within one call only: a retried message may get
+// another suffix. Call with the GIL held.
 std::vector<std::string> batch_ids(const Batch& batch);
 
 }  // namespace sluice::python

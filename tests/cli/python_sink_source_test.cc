@@ -534,6 +534,47 @@ class Beats(Sourcer):
   EXPECT_EQ(sorted(read_lines(at("acks.txt"))), (Lines{"1", "7"}));
 }
 
+TEST_F(PythonSinkSource, IdsThatAreNotUtf8AreDistinctTextHandlersCanAnswerBy) {
+  // Two offsets that differ only in invalid UTF-8 bytes: a batch map and a sink answer by
+  // datum.id, so each must read as its own text (\xNN), not both as U+FFFD.
+  write("h.py", R"(
+from sluice import END, BatchResponse, BatchResponses, Message, Response, Responses, Sourcer
+
+class Raw(Sourcer):
+    def __init__(self):
+        self.done = False
+    def read_handler(self, request):
+        if self.done:
+            return [END]
+        self.done = True
+        return [Message(b"a", offset=b"\xffA"), Message(b"b", offset=b"\xfeA")]
+
+def double(datums):
+    out = BatchResponses()
+    for d in datums:
+        out.append(BatchResponse.from_id(d.id).append(Message(d.value * 2)))
+    return out
+
+def write(datums, path):
+    with open(path, "a") as f:
+        for d in datums:
+            f.write(d.id + " " + d.value.decode() + "\n")
+    return Responses(*[Response.as_success(d.id) for d in datums])
+)");
+  const std::string f = flow(R"(
+mode: job
+stages:
+  - {name: src, source: python, config: {module: h, class: Raw}}
+  - {name: double, map: python, config: {module: h, function: double, mode: batch}}
+  - name: out
+    sink: python
+    config: {module: h, function: write, args: {path: ")" + at("ids.txt").string() + R"("}}
+)");
+  RunResult r = run_process(SLUICE_BIN, {"run", f}, options());
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(sorted(read_lines(at("ids.txt"))), (Lines{"\\xfeA bb", "\\xffA aa"}));
+}
+
 TEST_F(PythonSource, AsyncSourcerPutsIntoItsOutputAndIsAckedAsync) {
   write("asrc.py", R"(
 import asyncio
