@@ -57,7 +57,9 @@ py::object import_file(const fs::path& file) {
   try {
     spec.attr("loader").attr("exec_module")(module);
   } catch (py::error_already_set&) {
-    PyDict_DelItemString(modules.ptr(), name.c_str());  // a half-run module is no module
+    // A half-run module is no module. It may have taken itself out already: then there
+    // is nothing to delete, and the KeyError must not hide the import's own error.
+    if (PyDict_DelItemString(modules.ptr(), name.c_str()) != 0) PyErr_Clear();
     throw;
   }
   return module;
@@ -206,6 +208,15 @@ py::object to_python(const nlohmann::json& j) {
 // otherwise a ConfigError at `key` (or at args).
 void check_constructor_args(const std::string& name, const std::string& key,
                             const py::object& cls, const py::dict& args) {
+  // What making it would say first: a sluice.Mapper / Sinker / ... subclass that does
+  // not define the base's abstract method (often a misspelt `handler`).
+  if (py::module_::import("inspect").attr("isabstract")(cls).cast<bool>()) {
+    std::string missing;
+    for (py::handle m : py::module_::import("builtins").attr("sorted")(cls.attr("__abstractmethods__")))
+      missing += (missing.empty() ? "" : ", ") + py::str(m).cast<std::string>();
+    throw config_error(key, name + " is abstract: it does not define " + missing +
+                                " (a misspelt method name?)");
+  }
   try {
     py::module_::import("inspect").attr("signature")(cls).attr("bind")(**args);
   } catch (py::error_already_set& e) {

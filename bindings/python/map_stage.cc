@@ -158,13 +158,23 @@ class MapStage final : public Stage {
       }
     } catch (const py::error_already_set& e) {
       // Whatever Python raised while finding the handler keeps the stage from starting.
-      throw ConfigError("loading the handler failed: " + describe(e));
+      const std::string why = describe(e);
+      release();
+      throw ConfigError("loading the handler failed: " + why);
+    } catch (...) {
+      release();  // no destructor runs: drop the Python objects while the GIL is held
+      throw;
     }
   }
   ~MapStage() override {
     PythonThread::Hold gil(thread_);
+    release();
+  }
+
+  // Drops every Python object the stage holds. With the GIL held.
+  void release() noexcept {
     loop_.close();
-    handler_.reset();  // its Python objects go while the GIL is held
+    handler_.reset();
     datums_type_ = py::object();
     responses_type_ = py::object();
     response_type_ = py::object();
@@ -348,15 +358,22 @@ class MapStage final : public Stage {
       for (size_t i = 0; i < batch.size(); ++i) ctx.fail(i, failure);
   }
 
+  // isinstance(o, type); a failing check (a broken __instancecheck__) raises.
+  static bool is_instance(py::handle o, const py::object& type) {
+    const int r = PyObject_IsInstance(o.ptr(), type.ptr());
+    if (r < 0) throw py::error_already_set();
+    return r == 1;
+  }
+
   // Emits a batch handler's result; "" or why it is not acceptable as a whole (each
   // datum's own problem fails that datum here).
   std::string emit_batch(Context& ctx, const std::vector<std::string>& ids,
                          const py::object& result) {
     const size_t n = ids.size();
     const bool by_id =
-        PyObject_IsInstance(result.ptr(), responses_type_.ptr()) ||
+        is_instance(result, responses_type_) ||
         ((PyList_Check(result.ptr()) || PyTuple_Check(result.ptr())) && py::len(result) > 0 &&
-          PyObject_IsInstance(result.attr("__getitem__")(0).ptr(), response_type_.ptr()));
+         is_instance(result.attr("__getitem__")(0), response_type_));
     if (!by_id) {
       // Messages is a list too, but one datum's outputs, not one entry per datum.
       if ((!PyList_Check(result.ptr()) && !PyTuple_Check(result.ptr())) ||
@@ -387,7 +404,7 @@ class MapStage final : public Stage {
     for (size_t i = 0; i < n; ++i) index.emplace(ids[i], i);
     std::vector<py::object> messages(n);
     for (py::handle response : result) {
-      if (!PyObject_IsInstance(response.ptr(), response_type_.ptr()))
+      if (!is_instance(response, response_type_))
         return handler_->name + " returned a " + type_name(result) + " holding a " +
                type_name(response) + "; " + kBatchReturns;
       py::object id = response.attr("id");

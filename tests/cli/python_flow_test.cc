@@ -615,6 +615,14 @@ class BadHandler:
       << method.message;
   EXPECT_NE(method.message.find("has the wrong signature"), std::string::npos) << method.message;
 
+  // A Mapper whose handler is misspelt: abstract, which only making it would say.
+  write("abstract.py", "from sluice import Mapper\n\nclass Upper(Mapper):\n"
+                       "    def handle(self, keys, datum):\n        return datum.value\n");
+  CheckError abstract = check("{module: abstract, class: Upper}");
+  EXPECT_EQ(abstract.exit_code, 2);
+  EXPECT_EQ(abstract.message, "config.class: abstract.Upper is abstract: it does not define "
+                              "handler (a misspelt method name?)");
+
   CheckError args = check("{module: handlers, class: Made, args: {prefx: \">\"}}");
   EXPECT_EQ(args.exit_code, 2);
   EXPECT_EQ(args.message.rfind("config.args: handlers.Made(**args) would fail: ", 0), 0u)

@@ -395,9 +395,10 @@ typedef struct sluice_type {
   /* --- since 1.2 (optional; zero when beyond the plugin's struct_size) ------------ */
 
   /* Check a stage's config more deeply than its JSON Schema can, without creating an
-   * instance and without effects outside the process: a Python type imports the
-   * handler's module and checks the handler's signature; a file sink could check that
-   * its folder exists. `sluice check` calls it once per stage, on the main thread, with
+   * instance: only reading (files, folders, code) and no lasting effect (nothing
+   * written, started or connected). A Python type imports the handler's module (which
+   * runs the module's top level, as any import does) and checks the handler's
+   * signature; a file sink could check that its folder exists. `sluice check` calls it once per stage, on the main thread, with
    * the arguments create would get for worker 0; `sluice run` does not (create checks
    * again). Return SLUICE_OK, or call set_error and return SLUICE_ERROR_CONFIG. Start
    * the message with "config.<key>: " to have the host point at that key's line. No
@@ -408,7 +409,8 @@ typedef struct sluice_type {
    * queue's depth, a file's unread lines), or a negative number when it does not know.
    * The host calls it on the instance's own thread between process calls (any thread
    * for a THREAD_SAFE type), at most about once a second, and shows the sum over a
-   * stage's workers as the sluice_source_pending gauge in /metrics. Must be quick; no
+   * stage's workers as the sluice_source_pending_messages gauge in /metrics (each
+   * worker's last known value; it stays after the source ends). Must be quick; no
    * callback but log. */
   int64_t (*pending)(void *instance);
 } sluice_type;

@@ -37,7 +37,9 @@
 //   R finish(sluice::Context&)                         -- end of input: flush, close
 //   static void check(const sluice::CreateArgs&)       -- `sluice check`'s deep config
 //                                                         check; throw ConfigError (1.2)
-//   int64_t pending()                                  -- sources: backlog, -1 unknown (1.2)
+//   int64_t pending()                                  -- sources: backlog, -1 unknown (1.2);
+//                                                         exactly int64_t (a size_t or an
+//                                                         optional is not found)
 //
 // Threads: unless the type is registered with SLUICE_TYPE_THREAD_SAFE, one object is
 // only ever called by one thread at a time, so members need no locking.
