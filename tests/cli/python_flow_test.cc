@@ -4,21 +4,17 @@
 // loader and runs the handler in the embedded /usr/bin/python3 interpreter. The spec
 // these follow is docs/python-guide.md.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "run_process.h"
+#include "python_test_support.h"
 
 namespace sluice::test {
 namespace {
@@ -27,127 +23,10 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-// --- helpers -------------------------------------------------------------------------
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::vector<std::string> split_lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::string line;
-  std::istringstream in(text);
-  while (std::getline(in, line)) out.push_back(line);
-  return out;
-}
-
-std::vector<std::string> read_lines(const fs::path& path) { return split_lines(read_file(path)); }
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-// "<prefix>0" .. "<prefix><n-1>".
-std::vector<std::string> numbered(const std::string& prefix, size_t n) {
-  std::vector<std::string> out;
-  for (size_t i = 0; i < n; ++i) out.push_back(prefix + std::to_string(i));
-  return out;
-}
-
-// One row of the summary table `sluice run` prints on stderr; -1 stands for "-".
-struct SummaryRow {
-  int64_t in = -1, out = -1, dropped = -1, failed = -1, retried = -1;
-};
-
-std::map<std::string, SummaryRow> summary(const std::string& err) {
-  auto number = [](const std::string& cell) -> int64_t { return cell == "-" ? -1 : std::stoll(cell); };
-  std::map<std::string, SummaryRow> rows;
-  bool in_table = false;
-  for (const std::string& line : split_lines(err)) {
-    if (line.rfind("STAGE ", 0) == 0) {
-      in_table = true;
-      continue;
-    }
-    if (!in_table) continue;
-    if (line.rfind("flow \"", 0) == 0) break;
-    std::istringstream cells(line);
-    std::string stage, kind, in, out, dropped, failed, retried;
-    if (!(cells >> stage >> kind >> in >> out >> dropped >> failed >> retried)) break;
-    rows[stage] = {number(in), number(out), number(dropped), number(failed), number(retried)};
-  }
-  return rows;
-}
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "sluice-python-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = fs::canonical(pattern);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-// A temporary folder for the flow file, the handler modules and what the flow writes.
-class PythonFlow : public ::testing::Test {
- protected:
-  fs::path at(const std::string& name) const { return tmp_.path() / name; }
-  std::string dir() const { return tmp_.path().string(); }
-
-  fs::path write(const std::string& name, const std::string& text) const {
-    fs::create_directories(at(name).parent_path());
-    std::ofstream(at(name), std::ios::binary) << text;
-    return at(name);
-  }
-  std::string flow(const std::string& yaml) const { return write("flow.yaml", yaml).string(); }
-
-  // Only the built-in folder (SLUICE_PLUGIN_PATH unset); a deadline below the test's.
-  static RunOptions options() {
-    RunOptions opts;
-    opts.env.try_emplace("SLUICE_PLUGIN_PATH", std::nullopt);
-    opts.timeout = 30000ms;
-    return opts;
-  }
-  RunResult run(const std::string& flow_file, std::vector<std::string> extra = {}) const {
-    std::vector<std::string> args{"run", flow_file};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return run_process(SLUICE_BIN, args, options());
-  }
-
-  // in.txt -> the python map `up` with `config` (and `stage_keys`) -> out.txt.
-  std::string map_flow(const std::string& config, const std::string& stage_keys = "") const {
-    return flow(R"(
-name: py
-mode: job
-stages:
-  - {name: in, source: file, config: {path: in.txt}}
-  - name: up
-    map: python
-    config: )" + config + "\n" + stage_keys + R"(
-  - {name: out, sink: file, config: {path: out.txt}}
-)");
-  }
-
- private:
-  TempDir tmp_;
-};
-
-using PythonMap = PythonFlow;
-using PythonErrors = PythonFlow;
-using PythonConfig = PythonFlow;
-using PythonRuntime = PythonFlow;
+using PythonMap = PythonMapFlowTest;
+using PythonErrors = PythonMapFlowTest;
+using PythonConfig = PythonMapFlowTest;
+using PythonRuntime = PythonMapFlowTest;
 
 // --- maps ------------------------------------------------------------------------------
 
@@ -523,16 +402,6 @@ def leave(datum):
   RunResult r = run(map_flow("{module: handlers, function: leave}", "    onError: {then: drop}"));
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_EQ(read_lines(at("out.txt")), (std::vector<std::string>{"a", "b"}));
-}
-
-// Config errors are found when the stage is created, so `sluice run` reports them (exit
-// 2, as for any plugin's config error); `sluice check` does not create stages.
-std::string start_error(const RunResult& r) {
-  const std::string prefix = "sluice: error: a stage could not start: up: python (";
-  const size_t at = r.err.find(prefix);
-  if (at == std::string::npos) return "<no start error in: " + r.err + ">";
-  const size_t colon = r.err.find("): ", at);
-  return r.err.substr(colon + 3, r.err.find('\n', colon) - colon - 3);
 }
 
 // `sluice check` on the flow: exit 2, and the one error's location and message (the

@@ -4,146 +4,21 @@
 // the GIL. Each test writes a flow and a handler module into a fresh temporary folder
 // and runs the real `sluice` binary on it. The spec these follow is docs/python-maps.md.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
-#include <fstream>
-#include <map>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include "run_process.h"
+#include "python_test_support.h"
 
 namespace sluice::test {
 namespace {
 
-namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace std::chrono_literals;
-
-// --- helpers (as in python_flow_test.cc) ---------------------------------------------
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::vector<std::string> split_lines(const std::string& text) {
-  std::vector<std::string> out;
-  std::string line;
-  std::istringstream in(text);
-  while (std::getline(in, line)) out.push_back(line);
-  return out;
-}
-
-std::vector<std::string> read_lines(const fs::path& path) { return split_lines(read_file(path)); }
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-using Lines = std::vector<std::string>;
-
-// One row of the summary table `sluice run` prints on stderr; -1 stands for "-".
-struct SummaryRow {
-  int64_t in = -1, out = -1, dropped = -1, failed = -1, retried = -1;
-};
-
-std::map<std::string, SummaryRow> summary(const std::string& err) {
-  auto number = [](const std::string& cell) -> int64_t { return cell == "-" ? -1 : std::stoll(cell); };
-  std::map<std::string, SummaryRow> rows;
-  bool in_table = false;
-  for (const std::string& line : split_lines(err)) {
-    if (line.rfind("STAGE ", 0) == 0) {
-      in_table = true;
-      continue;
-    }
-    if (!in_table) continue;
-    if (line.rfind("flow \"", 0) == 0) break;
-    std::istringstream cells(line);
-    std::string stage, kind, in, out, dropped, failed, retried;
-    if (!(cells >> stage >> kind >> in >> out >> dropped >> failed >> retried)) break;
-    rows[stage] = {number(in), number(out), number(dropped), number(failed), number(retried)};
-  }
-  return rows;
-}
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "sluice-pymap-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = fs::canonical(pattern);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-class PythonFlow : public ::testing::Test {
- protected:
-  fs::path at(const std::string& name) const { return tmp_.path() / name; }
-  std::string dir() const { return tmp_.path().string(); }
-
-  fs::path write(const std::string& name, const std::string& text) const {
-    fs::create_directories(at(name).parent_path());
-    std::ofstream(at(name), std::ios::binary) << text;
-    return at(name);
-  }
-  std::string flow(const std::string& yaml) const { return write("flow.yaml", yaml).string(); }
-
-  static RunOptions options() {
-    RunOptions opts;
-    opts.env.try_emplace("SLUICE_PLUGIN_PATH", std::nullopt);
-    opts.timeout = 30000ms;
-    return opts;
-  }
-  RunResult run(const std::string& flow_file, std::vector<std::string> extra = {}) const {
-    std::vector<std::string> args{"run", flow_file};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return run_process(SLUICE_BIN, args, options());
-  }
-
-  // in.txt -> the python map `up` with `config` (and `stage_keys`) -> out.txt.
-  std::string map_flow(const std::string& config, const std::string& stage_keys = "") const {
-    return flow(R"(
-name: py
-mode: job
-stages:
-  - {name: in, source: file, config: {path: in.txt}}
-  - name: up
-    map: python
-    config: )" + config + "\n" + stage_keys + R"(
-  - {name: out, sink: file, config: {path: out.txt}}
-)");
-  }
-
- private:
-  TempDir tmp_;
-};
-
-// The error a stage that could not start reported (exit 2), after the type's name.
-std::string start_error(const RunResult& r) {
-  const std::string prefix = "sluice: error: a stage could not start: up: python (";
-  const size_t at = r.err.find(prefix);
-  if (at == std::string::npos) return "<no start error in: " + r.err + ">";
-  const size_t colon = r.err.find("): ", at);
-  return r.err.substr(colon + 3, r.err.find('\n', colon) - colon - 3);
-}
 
 // Lines "<value> <start> <end>" (times in seconds) -> values, and the span from the
 // first start to the last end.
@@ -168,12 +43,12 @@ Timed timed(const Lines& lines) {
   return t;
 }
 
-using PythonMapStream = PythonFlow;
-using PythonBatchMap = PythonFlow;
-using PythonSourceTransform = PythonFlow;
-using PythonAsyncMap = PythonFlow;
-using PythonMapMode = PythonFlow;
-using PythonThreads = PythonFlow;
+using PythonMapStream = PythonMapFlowTest;
+using PythonBatchMap = PythonMapFlowTest;
+using PythonSourceTransform = PythonMapFlowTest;
+using PythonAsyncMap = PythonMapFlowTest;
+using PythonMapMode = PythonMapFlowTest;
+using PythonThreads = PythonMapFlowTest;
 
 // --- map-stream --------------------------------------------------------------------------
 

@@ -3,114 +3,22 @@
 // real `sluice` binary on it (libsluice-python.so from the built-in folder, the embedded
 // /usr/bin/python3). The spec these follow is docs/python-sinks-sources.md.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <map>
-#include <sstream>
 #include <string>
 #include <thread>
-#include <vector>
 
-#include "run_process.h"
+#include "python_test_support.h"
 
 namespace sluice::test {
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using Lines = std::vector<std::string>;
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-Lines split_lines(const std::string& text) {
-  Lines out;
-  std::string line;
-  std::istringstream in(text);
-  while (std::getline(in, line)) out.push_back(line);
-  return out;
-}
-
-Lines read_lines(const fs::path& path) { return split_lines(read_file(path)); }
-
-Lines sorted(Lines v) {
-  std::sort(v.begin(), v.end());
-  return v;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-// "<prefix>0" .. "<prefix><n-1>".
-Lines numbered(const std::string& prefix, size_t n) {
-  Lines out;
-  for (size_t i = 0; i < n; ++i) out.push_back(prefix + std::to_string(i));
-  return out;
-}
-
-// One row of the summary table `sluice run` prints on stderr; -1 stands for "-".
-struct SummaryRow {
-  int64_t in = -1, out = -1, dropped = -1, failed = -1, retried = -1;
-};
-
-std::map<std::string, SummaryRow> summary(const std::string& err) {
-  auto number = [](const std::string& cell) -> int64_t { return cell == "-" ? -1 : std::stoll(cell); };
-  std::map<std::string, SummaryRow> rows;
-  bool in_table = false;
-  for (const std::string& line : split_lines(err)) {
-    if (line.rfind("STAGE ", 0) == 0) {
-      in_table = true;
-      continue;
-    }
-    if (!in_table) continue;
-    if (line.rfind("flow \"", 0) == 0) break;
-    std::istringstream cells(line);
-    std::string stage, kind, in, out, dropped, failed, retried;
-    if (!(cells >> stage >> kind >> in >> out >> dropped >> failed >> retried)) break;
-    rows[stage] = {number(in), number(out), number(dropped), number(failed), number(retried)};
-  }
-  return rows;
-}
-
-class PythonSinkSource : public ::testing::Test {
+class PythonSinkSource : public PythonFlowTest {
  protected:
-  PythonSinkSource() {
-    std::string pattern = (fs::temp_directory_path() / "sluice-pyss-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    dir_ = fs::canonical(pattern);
-  }
-  ~PythonSinkSource() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
-  fs::path at(const std::string& name) const { return dir_ / name; }
-  std::string dir() const { return dir_.string(); }
-  fs::path write(const std::string& name, const std::string& text) const {
-    std::ofstream(at(name), std::ios::binary) << text;
-    return at(name);
-  }
-  std::string flow(const std::string& yaml) const { return write("flow.yaml", yaml).string(); }
-
-  static RunOptions options() {
-    RunOptions opts;
-    opts.env.try_emplace("SLUICE_PLUGIN_PATH", std::nullopt);  // only the built-in folder
-    opts.timeout = 30000ms;
-    return opts;
-  }
-  RunResult run(const std::string& flow_file) const {
-    return run_process(SLUICE_BIN, {"run", flow_file}, options());
-  }
-
   // in.txt -> the python sink `py` with `config` (and `stage_keys`); when those name a
   // fallback, the `dead` file sink (dead.txt) is there for it.
   std::string sink_flow(const std::string& config, const std::string& stage_keys = "") const {
@@ -139,9 +47,6 @@ stages:
   - {name: out, sink: file, config: {path: out.txt}}
 )");
   }
-
- private:
-  fs::path dir_;
 };
 
 using PythonSink = PythonSinkSource;

@@ -2,9 +2,7 @@
 # examples/python-hello, the Python guide's first flow: check and run exactly as the
 # guide shows, and compare stdout with what the guide says it prints.
 set -euo pipefail
-sluice=$1 example=$2
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/run_example.sh" "$@"
 "$sluice" check "$example/flow.yaml" > "$out/check"
 grep -q '^.*flow.yaml: ok (flow "hello", job, 3 stages, 2 edges)$' "$out/check" || { cat "$out/check"; exit 1; }
 "$sluice" run "$example/flow.yaml" > "$out/stdout" 2> "$out/stderr" || { cat "$out/stderr"; exit 1; }

@@ -1,13 +1,9 @@
 #!/usr/bin/env bash
 # examples/route-orders: check, then run, and compare both outputs with expected/.
 set -euo pipefail
-sluice=$1 example=$2
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
-"$sluice" check "$example/flow.yaml"
-OUT_DIR=$out "$sluice" run "$example/flow.yaml" 2>"$out/stderr" || { cat "$out/stderr"; exit 1; }
-diff -u "$example/expected/big-orders.jsonl" "$out/big-orders.jsonl"
-diff -u "$example/expected/small-orders.jsonl" "$out/small-orders.jsonl"
+source "$(dirname "${BASH_SOURCE[0]}")/run_example.sh" "$@"
+check_and_run flow.yaml
+diff_expected big-orders.jsonl small-orders.jsonl
 # The summary counts the two test orders the filter dropped.
-grep -Eq '^no-tests +map +8 +6 +2 ' "$out/stderr" || { cat "$out/stderr"; exit 1; }
+stderr_has '^no-tests +map +8 +6 +2 '
 echo "route-orders: ok"

@@ -2,9 +2,7 @@
 # examples/stream-generator: runs until SIGTERM, then drains and exits 0; what it
 # printed is exactly the kept readings, in order per worker, with nothing lost.
 set -euo pipefail
-sluice=$1 example=$2
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/run_example.sh" "$@"
 "$sluice" check "$example/flow.yaml"
 "$sluice" run "$example/flow.yaml" --set stages.readings.config.rate=200 \
   >"$out/stdout" 2>"$out/stderr" &
