@@ -3,7 +3,8 @@
 # plugins loaded over the C ABI:
 #   1. examples/route-orders: a job that filters a JSON-lines file and routes it by tag
 #      into two files (checked, drawn, run, and its outputs shown);
-#   2. a million messages through generator -> cat -> blackhole, to show the speed.
+#   2. examples/python-hello: a Python handler in the same process (docs/python-guide.md);
+#   3. a million messages through generator -> cat -> blackhole, to show the speed.
 set -euo pipefail
 build=${1:-build}
 sluice="$build/bin/sluice"
@@ -25,6 +26,9 @@ OUT_DIR=$out "$sluice" run "$example/flow.yaml"
 echo
 echo "-- big-orders.jsonl";   cat "$out/big-orders.jsonl"
 echo "-- small-orders.jsonl"; cat "$out/small-orders.jsonl"
+echo
+echo "== sluice run examples/python-hello/flow.yaml  (a Python handler, embedded)"
+"$sluice" run examples/python-hello/flow.yaml
 echo
 echo "== 1,000,000 messages: generator -> cat -> blackhole"
 cat >"$out/speed.yaml" <<'YAML'
