@@ -23,6 +23,7 @@
 #include "python_error.h"
 #include "python_thread.h"
 #include "stage.h"
+#include "stage_loading.h"
 #include "types.h"
 
 namespace sluice::python {
@@ -144,27 +145,21 @@ Handler prepare_handler(const MapConfig& config, bool instantiate, Mode* mode) {
 class MapStage final : public Stage {
  public:
   explicit MapStage(const CreateArgs& args) {
-    MapConfig config = read_config(args);
-    std::lock_guard<std::mutex> lock(handler_load_mutex());  // see handler.h
-    PythonThread::Hold gil(thread_);
-    try {
-      handler_ = std::make_unique<Handler>(prepare_handler(config, /*instantiate=*/true, &mode_));
-      if (mode_ == Mode::batch) {
-        py::module_ sluice = py::module_::import("sluice");
-        datums_type_ = sluice.attr("Datums");
-        responses_type_ = sluice.attr("BatchResponses");
-        response_type_ = sluice.attr("BatchResponse");
-        messages_type_ = sluice.attr("Messages");
-      }
-    } catch (const py::error_already_set& e) {
-      // Whatever Python raised while finding the handler keeps the stage from starting.
-      const std::string why = describe(e);
-      release();
-      throw ConfigError("loading the handler failed: " + why);
-    } catch (...) {
-      release();  // no destructor runs: drop the Python objects while the GIL is held
-      throw;
-    }
+    const MapConfig config = read_config(args);
+    load_stage(
+        thread_,
+        [&] {
+          handler_ =
+              std::make_unique<Handler>(prepare_handler(config, /*instantiate=*/true, &mode_));
+          if (mode_ == Mode::batch) {
+            py::module_ sluice = py::module_::import("sluice");
+            datums_type_ = sluice.attr("Datums");
+            responses_type_ = sluice.attr("BatchResponses");
+            response_type_ = sluice.attr("BatchResponse");
+            messages_type_ = sluice.attr("Messages");
+          }
+        },
+        [this] { release(); });
   }
   ~MapStage() override {
     PythonThread::Hold gil(thread_);

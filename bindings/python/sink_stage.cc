@@ -21,6 +21,7 @@
 #include "python_thread.h"
 #include "sink_source_types.h"
 #include "stage.h"
+#include "stage_loading.h"
 #include "types.h"
 
 namespace sluice::python {
@@ -48,19 +49,13 @@ struct Verdict {
 class SinkStage final : public Stage {
  public:
   explicit SinkStage(const CreateArgs& args) : config_(read_config(args)) {
-    std::lock_guard<std::mutex> lock(handler_load_mutex());
-    PythonThread::Hold gil(thread_);
-    try {
-      loop_.emplace();
-      load();
-    } catch (const py::error_already_set& e) {
-      const std::string why = describe(e);
-      release();
-      throw ConfigError("loading the handler failed: " + why);
-    } catch (...) {
-      release();  // no destructor runs: drop the Python objects while the GIL is held
-      throw;
-    }
+    load_stage(
+        thread_,
+        [this] {
+          loop_.emplace();
+          load();
+        },
+        [this] { release(); });
   }
   ~SinkStage() override {
     PythonThread::Hold gil(thread_);

@@ -26,6 +26,7 @@
 #include "python_error.h"
 #include "python_thread.h"
 #include "stage.h"
+#include "stage_loading.h"
 #include "types.h"
 
 namespace sluice::python {
@@ -70,19 +71,13 @@ HandlerConfig read_config(const CreateArgs& args) {
 class SourceStage final : public Stage {
  public:
   explicit SourceStage(const CreateArgs& args) : config_(read_config(args)) {
-    std::lock_guard<std::mutex> lock(handler_load_mutex());
-    PythonThread::Hold gil(thread_);
-    try {
-      loop_.emplace();
-      load();
-    } catch (const py::error_already_set& e) {
-      const std::string why = describe(e);
-      release();
-      throw ConfigError("loading the handler failed: " + why);
-    } catch (...) {
-      release();  // no destructor runs: drop the Python objects while the GIL is held
-      throw;
-    }
+    load_stage(
+        thread_,
+        [this] {
+          loop_.emplace();
+          load();
+        },
+        [this] { release(); });
   }
   ~SourceStage() override {
     PythonThread::Hold gil(thread_);
