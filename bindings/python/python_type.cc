@@ -1,6 +1,8 @@
 // The `python` stage type the host sees. Each instance is a Stage (stage.h) made for the
 // kind the flow gives it; this file only dispatches, so every kind shares one type name,
 // one config schema and one set of ABI entry points.
+#include <string>
+
 #include "pybind.h"
 #include "stage.h"
 #include "stage_types.h"
@@ -21,9 +23,13 @@ class PythonStage {
       const std::optional<int64_t> n = stage_->pending();
       return n ? *n : -1;
     } catch (const std::exception& e) {
-      // Asked about once a second: a broken pending_handler says so each time rather
-      // than failing the source, whose reads may be fine.
-      sluice::log(SLUICE_LOG_WARN, std::string("python source: ") + e.what());
+      // A broken pending_handler does not fail the source, whose reads may be fine. It
+      // is asked about once a second: say each new complaint once, not every second.
+      if (e.what() != last_pending_error_) {
+        last_pending_error_ = e.what();
+        sluice::log(SLUICE_LOG_WARN, "python source: " + last_pending_error_ +
+                                         " (the backlog gauge reads unknown until it answers)");
+      }
       return -1;
     }
   }
@@ -51,6 +57,7 @@ class PythonStage {
   }
 
   std::unique_ptr<Stage> stage_;
+  std::string last_pending_error_;  // the last pending_handler complaint logged
 };
 
 // Shared by every kind; each kind's reader rejects the keys it does not take.
