@@ -59,6 +59,10 @@ CREATE INDEX steps_request ON steps(request);
 // Where a caller blocked in accept() or expire_now() gets its answer. Lives on the
 // caller's stack; written by the writer under the store mutex after the commit.
 struct Waiter {
+  // Its own condition variable: the writer wakes exactly the callers whose transaction
+  // ended, not every waiting caller (with 64 callers, half of them wait for the next
+  // commit, and waking them all each commit doubled the context switches).
+  std::condition_variable cv;
   bool done = false;
   bool accepted = false;
   size_t count = 0;
@@ -258,7 +262,8 @@ class SqliteRequestStore final : public RequestStore {
 
   std::mutex mutex_;
   std::condition_variable work_cv_;  // the writer waits for work
-  std::condition_variable done_cv_;  // callers wait for commits
+  std::condition_variable done_cv_;  // readers and flush() wait for the writer here
+  int barrier_waiters_ = 0;          // guarded by mutex_: how many wait on done_cv_
   std::deque<Op> queue_;             // guarded by mutex_
   uint64_t enqueued_seq_ = 0;        // guarded by mutex_: last sequence number given out
   uint64_t handled_seq_ = 0;         // guarded by mutex_: last one committed or failed
@@ -338,13 +343,16 @@ void SqliteRequestStore::enqueue_and_wait(Op op, Waiter* waiter) {
   op.waiter = waiter;
   enqueue(std::move(op));
   std::unique_lock lock(mutex_);
-  done_cv_.wait(lock, [&] { return waiter->done; });
+  waiter->cv.wait(lock, [&] { return waiter->done; });
 }
 
 void SqliteRequestStore::wait_for_writer() {
   std::unique_lock lock(mutex_);
   uint64_t target = enqueued_seq_;
+  if (handled_seq_ >= target) return;
+  ++barrier_waiters_;
   done_cv_.wait(lock, [&] { return handled_seq_ >= target; });
+  --barrier_waiters_;
 }
 
 AcceptResult SqliteRequestStore::accept(const NewRequest& request) {
@@ -460,9 +468,12 @@ void SqliteRequestStore::writer_loop() {
       op.waiter->count = op.count;
       op.waiter->error = std::move(errors[i]);
       op.waiter->done = true;
+      // Under the lock: once the lock is released the waiter may return and its Waiter
+      // (on its stack) be gone.
+      op.waiter->cv.notify_one();
     }
     handled_seq_ = batch.back().seq;
-    done_cv_.notify_all();
+    if (barrier_waiters_ > 0) done_cv_.notify_all();
   }
 }
 
