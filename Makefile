@@ -30,6 +30,7 @@ test: build
 bench: build
 	$(BUILD)/bin/abi_overhead_bench
 	$(BUILD)/bin/flow_bench
+	$(BUILD)/bin/store_bench
 	/usr/bin/python3 tests/bench/python_bench.py --sluice $(BUILD)/bin/sluice --python-dir $(BUILD)/python
 
 install: build

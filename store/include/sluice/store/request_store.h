@@ -1,0 +1,135 @@
+// The request store: what the serving layer remembers about each HTTP request it
+// accepted — the request itself, its results, the path it took through the stages, and
+// how it ended — so that results can be fetched later and accepted work survives a crash.
+//
+// Contract:
+//   - accept() is durable before it returns: once it answers kAccepted, the request is on
+//     disk (see the implementation for what "on disk" means) and will be returned by
+//     unfinished() after any crash until complete() for it is stored. An async request is
+//     acknowledged to its client only after accept() returned. kDuplicate means the id is
+//     already stored (in flight or finished and not yet expired); nothing changes.
+//   - add_result(), add_step(), complete() and restart() are queued: they return before
+//     they are durable and may be lost by a crash (the request then shows up in
+//     unfinished() and is processed again: at-least-once). They are applied in the
+//     order they were called, so calls made in order from one thread (or ordered by the
+//     caller's own synchronisation) are applied in that order.
+//   - Writes naming an id that is not stored are dropped. complete() on a finished request
+//     is dropped (the first outcome stays), as are results and steps after it.
+//   - get() and unfinished() see every write whose call returned before they were called,
+//     from any thread (read-your-writes and monotonic reads for everyone, not only the
+//     calling thread). The price: when writes are queued, a read waits for the writer to
+//     commit them (one group commit, typically an fsync).
+//   - Finished (completed or failed) requests older than the TTL, counted from when they
+//     finished, are deleted by a periodic cleanup; a deleted id may be accepted again.
+//   - A failure to store (disk full, I/O error) makes accept() throw StoreError and ready()
+//     return false until a later write succeeds; a failed queued write is counted in
+//     stats().lost_writes.
+//
+// Thread-safety: every member may be called from any number of threads at once.
+// Ownership: the store copies what it is given; records returned are the caller's.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sluice::store {
+
+// Wall-clock time: stored records outlive the process, so a steady clock would not do.
+// Stored with microsecond precision.
+using Time = std::chrono::system_clock::time_point;
+
+// Any failure of the store: opening it, or storing an accepted request. The message
+// names the file.
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+using Header = std::pair<std::string, std::string>;  // name, value; order is kept
+
+struct NewRequest {
+  std::string id;
+  std::string body;
+  std::vector<Header> headers;
+  Time accepted_at;
+};
+
+enum class AcceptResult { kAccepted, kDuplicate };
+enum class RequestStatus { kInProgress, kCompleted, kFailed };
+enum class Outcome { kCompleted, kFailed };
+
+struct Result {
+  std::string stage;  // the stage that produced it
+  std::string value;
+};
+
+// One stage's handling of the request: the request's path is its steps in order.
+struct Step {
+  std::string stage;
+  Time start;
+  Time end;
+};
+
+struct RequestRecord {
+  std::string id;
+  RequestStatus status = RequestStatus::kInProgress;
+  std::string body;
+  std::vector<Header> headers;
+  std::vector<Result> results;  // in the order they were added
+  std::vector<Step> path;       // in the order they were added
+  std::string error;            // set when failed
+  Time accepted_at;
+  std::optional<Time> finished_at;
+};
+
+struct StoreStats {
+  uint64_t accepted = 0;
+  uint64_t duplicates = 0;
+  uint64_t transactions = 0;   // commits by the writer (group commits)
+  uint64_t writes = 0;         // operations committed
+  uint64_t lost_writes = 0;    // queued operations whose transaction failed
+  uint64_t expired = 0;        // records deleted by TTL
+};
+
+class RequestStore {
+ public:
+  virtual ~RequestStore() = default;
+
+  // Stores the request durably, or reports that its id is already stored. Blocks until
+  // its transaction has committed. Throws StoreError when it cannot be stored.
+  virtual AcceptResult accept(const NewRequest& request) = 0;
+
+  // Queued (see the contract). `stage` names the stage that produced the value.
+  virtual void add_result(std::string_view id, std::string_view stage, std::string_view value) = 0;
+  virtual void add_step(std::string_view id, std::string_view stage, Time start, Time end) = 0;
+  // Finishes the request at `at`; `error` is kept for kFailed (ignored for kCompleted).
+  virtual void complete(std::string_view id, Outcome outcome, std::string_view error, Time at) = 0;
+  // Drops the results and path of an unfinished request before it is processed again
+  // after a restart (so a retried request does not keep its first attempt's partial
+  // results). Queued; dropped for a finished request.
+  virtual void restart(std::string_view id) = 0;
+
+  // The stored record, or nullopt for an id that is not stored.
+  virtual std::optional<RequestRecord> get(std::string_view id) = 0;
+  // Accepted requests not yet finished, oldest first: what to process again after a
+  // restart. Only id, body, headers and accepted_at are filled in.
+  virtual std::vector<NewRequest> unfinished() = 0;
+
+  // Deletes the finished records whose finish time is at or before now - ttl, as the
+  // periodic cleanup does; returns how many. Blocks until done (for tests and tools).
+  virtual size_t expire_now(Time now) = 0;
+  // Blocks until every write queued before the call is committed (or failed).
+  virtual void flush() = 0;
+
+  // True while the store can take writes (opened, last write succeeded).
+  virtual bool ready() const = 0;
+  virtual StoreStats stats() const = 0;
+};
+
+}  // namespace sluice::store

@@ -1,0 +1,54 @@
+// The RequestStore on one SQLite file, in WAL mode.
+//
+// Writes: one writer thread owns the only writing connection. Callers enqueue
+// operations; the writer takes everything queued (up to max_batch operations) and
+// applies it in one transaction: group commit. accept() waits for its transaction's
+// commit, so concurrent accepts share one commit and one fsync.
+//
+// Durability: with Sync::kFull (the default) SQLite fsyncs the WAL at every commit, so an
+// accepted request survives a process crash, an OS crash and a power loss. With
+// Sync::kNormal the WAL is fsynced only at checkpoints: an accepted request survives a
+// process crash (kill -9: the WAL is in the OS page cache) but the last commits may be
+// lost to an OS crash or a power loss. kNormal is not "durable before acknowledged" in
+// that stronger sense; it exists for measurement and for deployments that accept it.
+//
+// Reads go through a pool of read-only connections (one per concurrent reader), each
+// read in one read transaction, so a record's results and path are one snapshot. In WAL
+// mode readers never block the writer nor the writer them.
+//
+// The file: its schema is versioned (PRAGMA user_version) and marked as Sluice's
+// (PRAGMA application_id); a file of a newer version, or another program's database,
+// or a file that is not a database is refused with an error naming it. One process uses
+// a store file at a time.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "sluice/store/request_store.h"
+
+namespace sluice::store {
+
+struct SqliteStoreOptions {
+  enum class Sync { kFull, kNormal };
+
+  std::string path;                       // the database file; its folder must exist
+  std::chrono::seconds ttl{2 * 60 * 60};  // Numaflow keeps results 2 hours
+  std::chrono::milliseconds cleanup_interval{60'000};  // 0: no periodic cleanup
+  Sync sync = Sync::kFull;
+  // Most operations applied in one transaction. 1 gives one transaction per operation
+  // (no group commit): the benchmark's baseline.
+  size_t max_batch = 4096;
+};
+
+// The schema version this build writes and reads.
+inline constexpr int kRequestStoreSchemaVersion = 1;
+
+// Opens (creating if needed) the store. Throws StoreError naming the file when it
+// cannot: a missing or unwritable folder, a file that is not a database, another
+// program's database, a newer schema.
+std::unique_ptr<RequestStore> open_sqlite_request_store(const SqliteStoreOptions& options);
+
+}  // namespace sluice::store

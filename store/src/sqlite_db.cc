@@ -1,0 +1,87 @@
+#include "sqlite_db.h"
+
+namespace sluice::store::sqlite {
+
+Connection::Connection(const std::string& path, bool read_only) : path_(path) {
+  int flags = SQLITE_OPEN_NOMUTEX | (read_only ? SQLITE_OPEN_READONLY
+                                               : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db_);
+    db_ = nullptr;
+    throw StoreError("request store " + path + ": cannot open: " + msg);
+  }
+  sqlite3_extended_result_codes(db_, 1);
+  // Readers may meet a lock while the writer recovers or checkpoints the WAL; wait
+  // rather than fail.
+  sqlite3_busy_timeout(db_, 5000);
+}
+
+Connection::~Connection() { sqlite3_close_v2(db_); }
+
+void Connection::fail(std::string_view what, int rc) const {
+  std::string msg = sqlite3_errmsg(db_);
+  if (msg.empty() || msg == "not an error") msg = sqlite3_errstr(rc);
+  throw StoreError("request store " + path_ + ": " + std::string(what) + ": " + msg);
+}
+
+void Connection::exec(const char* sql) {
+  int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) fail(sql, rc);
+}
+
+int64_t Connection::query_int(const char* sql) {
+  Statement s(*this, sql);
+  return s.step() ? s.column_int(0) : 0;
+}
+
+Statement::Statement(Connection& conn, const char* sql) : conn_(conn) {
+  int rc = sqlite3_prepare_v3(conn.handle(), sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
+  if (rc != SQLITE_OK) conn.fail("prepare", rc);
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Statement& Statement::bind(int i, int64_t v) {
+  sqlite3_bind_int64(stmt_, i, v);
+  return *this;
+}
+Statement& Statement::bind_text(int i, std::string_view v) {
+  sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  return *this;
+}
+Statement& Statement::bind_blob(int i, std::string_view v) {
+  // A zero-length blob from a null pointer would bind NULL; keep it a blob.
+  sqlite3_bind_blob(stmt_, i, v.empty() ? "" : v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  return *this;
+}
+Statement& Statement::bind_null(int i) {
+  sqlite3_bind_null(stmt_, i);
+  return *this;
+}
+
+bool Statement::step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  conn_.fail(sqlite3_sql(stmt_), rc);
+}
+
+void Statement::run() {
+  while (step()) {
+  }
+}
+
+void Statement::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+std::string Statement::column_string(int i) const {
+  const void* p = sqlite3_column_blob(stmt_, i);
+  int n = sqlite3_column_bytes(stmt_, i);
+  return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
+}
+
+}  // namespace sluice::store::sqlite

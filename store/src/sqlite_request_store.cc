@@ -1,0 +1,674 @@
+// SqliteRequestStore: the writer thread, its group commit, and the reader pool.
+// The contract is in sluice/store/request_store.h and sluice/store/sqlite_request_store.h.
+#include "sluice/store/sqlite_request_store.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "header_codec.h"
+#include "sqlite_db.h"
+
+namespace sluice::store {
+namespace {
+
+using sqlite::Connection;
+using sqlite::ResetOnExit;
+using sqlite::Statement;
+
+// "SLUI": marks the file as a Sluice request store, so another program's database is
+// refused instead of being written into.
+constexpr int64_t kApplicationId = 0x534C5549;
+
+enum StoredStatus : int64_t { kStoredInProgress = 0, kStoredCompleted = 1, kStoredFailed = 2 };
+
+int64_t to_us(Time t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+Time from_us(int64_t us) {
+  return Time(std::chrono::duration_cast<Time::duration>(std::chrono::microseconds(us)));
+}
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE requests(
+  id          TEXT PRIMARY KEY,   -- unique: a second accept of an id is a duplicate
+  status      INTEGER NOT NULL,   -- 0 in progress, 1 completed, 2 failed
+  body        BLOB NOT NULL,
+  headers     BLOB NOT NULL,      -- header_codec.h
+  error       TEXT,
+  accepted_at INTEGER NOT NULL,   -- microseconds since the Unix epoch
+  finished_at INTEGER
+);
+-- Each request is in exactly one of these two partial indexes: unfinished() scans the
+-- first, TTL cleanup the second, and neither grows with the other's rows.
+CREATE INDEX requests_open ON requests(status) WHERE status = 0;
+CREATE INDEX requests_finished ON requests(finished_at) WHERE status <> 0;
+-- Results and steps in insertion order: rowid order, which the indexes keep per request.
+CREATE TABLE results(request TEXT NOT NULL, stage TEXT NOT NULL, value BLOB NOT NULL);
+CREATE INDEX results_request ON results(request);
+CREATE TABLE steps(request TEXT NOT NULL, stage TEXT NOT NULL,
+                   start_at INTEGER NOT NULL, end_at INTEGER NOT NULL);
+CREATE INDEX steps_request ON steps(request);
+)sql";
+
+// Where a caller blocked in accept() or expire_now() gets its answer. Lives on the
+// caller's stack; written by the writer under the store mutex after the commit.
+struct Waiter {
+  // Its own condition variable: the writer wakes exactly the callers whose transaction
+  // ended, not every waiting caller (with 64 callers, half of them wait for the next
+  // commit, and waking them all each commit doubled the context switches).
+  std::condition_variable cv;
+  bool done = false;
+  bool accepted = false;
+  size_t count = 0;
+  std::string error;
+};
+
+struct Op {
+  enum class Kind : uint8_t { kAccept, kResult, kStep, kComplete, kRestart, kExpire };
+  explicit Op(Kind k) : kind(k) {}
+  Kind kind;
+  uint64_t seq = 0;
+  std::string id;
+  std::string a;  // accept: encoded headers; result, step: stage; complete: error
+  std::string b;  // result: value
+  int64_t t1 = 0, t2 = 0;  // accept: accepted_at; step: start, end; complete: at, status;
+                           // expire: cutoff
+  const NewRequest* request = nullptr;  // accept: the caller's, alive while it waits
+  Waiter* waiter = nullptr;
+  // Filled in by apply(), delivered to the waiter only after the commit.
+  bool accepted = false;
+  size_t count = 0;
+};
+
+// The writer's connection and its statements.
+struct WriterDb {
+  Connection conn;
+  Statement begin, commit, rollback;
+  Statement insert_request, insert_result, insert_step, finish, clear_results, clear_steps;
+  Statement expire_results, expire_steps, expire_requests;
+
+  WriterDb(const std::string& path)
+      : conn(path, false),
+        begin(init(conn), "BEGIN IMMEDIATE"),
+        commit(conn, "COMMIT"),
+        rollback(conn, "ROLLBACK"),
+        insert_request(conn,
+                       "INSERT INTO requests(id, status, body, headers, accepted_at) "
+                       "VALUES(?1, 0, ?2, ?3, ?4) ON CONFLICT(id) DO NOTHING"),
+        insert_result(conn,
+                      "INSERT INTO results(request, stage, value) SELECT ?1, ?2, ?3 "
+                      "WHERE EXISTS(SELECT 1 FROM requests WHERE id = ?1 AND status = 0)"),
+        insert_step(conn,
+                    "INSERT INTO steps(request, stage, start_at, end_at) SELECT ?1, ?2, ?3, ?4 "
+                    "WHERE EXISTS(SELECT 1 FROM requests WHERE id = ?1 AND status = 0)"),
+        finish(conn,
+               "UPDATE requests SET status = ?2, error = ?3, finished_at = ?4 "
+               "WHERE id = ?1 AND status = 0"),
+        clear_results(conn,
+                      "DELETE FROM results WHERE request = ?1 AND "
+                      "EXISTS(SELECT 1 FROM requests WHERE id = ?1 AND status = 0)"),
+        clear_steps(conn,
+                    "DELETE FROM steps WHERE request = ?1 AND "
+                    "EXISTS(SELECT 1 FROM requests WHERE id = ?1 AND status = 0)"),
+        expire_results(conn,
+                       "DELETE FROM results WHERE request IN (SELECT id FROM requests "
+                       "WHERE status <> 0 AND finished_at <= ?1)"),
+        expire_steps(conn,
+                     "DELETE FROM steps WHERE request IN (SELECT id FROM requests "
+                     "WHERE status <> 0 AND finished_at <= ?1)"),
+        expire_requests(conn, "DELETE FROM requests WHERE status <> 0 AND finished_at <= ?1") {}
+
+  // Checks or creates the schema before any statement on its tables is prepared.
+  static Connection& init(Connection& conn);
+};
+
+Connection& WriterDb::init(Connection& conn) {
+  int64_t app_id = 0, version = 0, tables = 0;
+  try {
+    app_id = conn.query_int("PRAGMA application_id");
+    version = conn.query_int("PRAGMA user_version");
+    tables = conn.query_int("SELECT count(*) FROM sqlite_master");
+  } catch (const StoreError& e) {
+    // SQLITE_NOTADB and friends: say plainly what the file is not.
+    throw StoreError(std::string(e.what()) + " (not a Sluice request store)");
+  }
+  if (app_id != 0 && app_id != kApplicationId)
+    throw StoreError("request store " + conn.path() +
+                     ": is another program's SQLite database (application_id " +
+                     std::to_string(app_id) + "), not a Sluice request store");
+  if (app_id == 0 && tables > 0)
+    throw StoreError("request store " + conn.path() +
+                     ": is a SQLite database without Sluice's schema, not a Sluice request store");
+  if (version > kRequestStoreSchemaVersion)
+    throw StoreError("request store " + conn.path() + ": schema version " +
+                     std::to_string(version) + " was written by a newer Sluice (this one reads "
+                     "version " + std::to_string(kRequestStoreSchemaVersion) + ")");
+
+  // WAL: readers do not block the writer, and a commit is one append (+ one fsync).
+  {
+    Statement wal(conn, "PRAGMA journal_mode = WAL");
+    std::string mode = wal.step() ? wal.column_string(0) : "";
+    if (mode != "wal")
+      throw StoreError("request store " + conn.path() + ": cannot use WAL mode (journal mode is '" +
+                       mode + "')");
+  }
+  // After a checkpoint, truncate a WAL that grew under a burst back to 64 MiB.
+  conn.exec("PRAGMA journal_size_limit = 67108864");
+
+  if (version == 0) {
+    conn.exec("BEGIN IMMEDIATE");
+    try {
+      conn.exec(kSchema);
+      conn.exec(("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str());
+      conn.exec(("PRAGMA user_version = " + std::to_string(kRequestStoreSchemaVersion)).c_str());
+      conn.exec("COMMIT");
+    } catch (...) {
+      sqlite3_exec(conn.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+  return conn;
+}
+
+// A reader's connection and its statements; leased from the pool by one thread at a time.
+struct ReaderDb {
+  Connection conn;
+  Statement begin, commit, request, results, steps, open;
+
+  explicit ReaderDb(const std::string& path)
+      : conn(path, false),
+        begin(conn, "BEGIN"),
+        commit(conn, "COMMIT"),
+        request(conn,
+                "SELECT status, body, headers, error, accepted_at, finished_at "
+                "FROM requests WHERE id = ?1"),
+        results(conn, "SELECT stage, value FROM results WHERE request = ?1 ORDER BY rowid"),
+        steps(conn,
+              "SELECT stage, start_at, end_at FROM steps WHERE request = ?1 ORDER BY rowid"),
+        open(conn,
+             "SELECT id, body, headers, accepted_at FROM requests WHERE status = 0 "
+             "ORDER BY rowid") {
+    // Opened read-write (a read-only connection cannot create the WAL index when it is
+    // missing), made query-only so a bug here cannot write.
+    conn.exec("PRAGMA query_only = 1");
+  }
+};
+
+// A read transaction that ends (COMMIT releases the snapshot) however the read ends.
+class ReadTransaction {
+ public:
+  explicit ReadTransaction(ReaderDb& db) : db_(db) {
+    db_.begin.run();
+    db_.begin.reset();
+  }
+  ~ReadTransaction() {
+    db_.request.reset();
+    db_.results.reset();
+    db_.steps.reset();
+    db_.open.reset();
+    sqlite3_exec(db_.conn.handle(), "COMMIT", nullptr, nullptr, nullptr);
+  }
+  ReadTransaction(const ReadTransaction&) = delete;
+  ReadTransaction& operator=(const ReadTransaction&) = delete;
+
+ private:
+  ReaderDb& db_;
+};
+
+class SqliteRequestStore final : public RequestStore {
+ public:
+  explicit SqliteRequestStore(const SqliteStoreOptions& options);
+  ~SqliteRequestStore() override;
+
+  AcceptResult accept(const NewRequest& request) override;
+  void add_result(std::string_view id, std::string_view stage, std::string_view value) override;
+  void add_step(std::string_view id, std::string_view stage, Time start, Time end) override;
+  void complete(std::string_view id, Outcome outcome, std::string_view error, Time at) override;
+  void restart(std::string_view id) override;
+  std::optional<RequestRecord> get(std::string_view id) override;
+  std::vector<NewRequest> unfinished() override;
+  size_t expire_now(Time now) override;
+  void flush() override;
+  bool ready() const override { return healthy_.load(std::memory_order_relaxed); }
+  StoreStats stats() const override;
+
+ private:
+  // Queues `op`; returns its sequence number.
+  uint64_t enqueue(Op op);
+  // Queues `op` and blocks until its transaction has committed or failed.
+  void enqueue_and_wait(Op op, Waiter* waiter);
+  // Blocks until the writer has handled every operation queued so far.
+  void wait_for_writer();
+
+  void writer_loop();
+  // Applies a batch: one transaction; when it fails, each operation alone, so one bad
+  // operation does not fail the others. Returns nothing: results are in the ops.
+  void commit_batch(std::vector<Op>& batch, std::vector<std::string>* errors);
+  void apply(Op& op);
+  void rollback();
+
+  // Leases a reader connection (opening one when all are in use).
+  std::unique_ptr<ReaderDb> take_reader();
+  void return_reader(std::unique_ptr<ReaderDb> r);
+
+  const SqliteStoreOptions options_;
+  std::unique_ptr<WriterDb> writer_db_;  // used by the writer thread only (after open)
+
+  std::mutex mutex_;
+  std::condition_variable work_cv_;  // the writer waits for work
+  std::condition_variable done_cv_;  // readers and flush() wait for the writer here
+  int barrier_waiters_ = 0;          // guarded by mutex_: how many wait on done_cv_
+  std::deque<Op> queue_;             // guarded by mutex_
+  uint64_t enqueued_seq_ = 0;        // guarded by mutex_: last sequence number given out
+  uint64_t handled_seq_ = 0;         // guarded by mutex_: last one committed or failed
+  bool writer_idle_ = false;         // guarded by mutex_
+  bool stop_ = false;                // guarded by mutex_
+
+  std::mutex readers_mutex_;
+  std::vector<std::unique_ptr<ReaderDb>> idle_readers_;  // guarded by readers_mutex_
+
+  std::atomic<bool> healthy_{true};
+  std::atomic<uint64_t> accepted_{0}, duplicates_{0}, transactions_{0}, writes_{0},
+      lost_writes_{0}, expired_{0};
+
+  std::thread writer_;  // last: started once everything above exists
+};
+
+void check_folder(const std::string& path) {
+  namespace fs = std::filesystem;
+  fs::path folder = fs::path(path).parent_path();
+  if (folder.empty()) folder = ".";
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec))
+    throw StoreError("request store " + path + ": folder " + folder.string() + " does not exist");
+  // WAL mode creates <file>-wal and <file>-shm beside the database: the folder itself
+  // must be writable, not only the file.
+  if (::access(folder.c_str(), W_OK | X_OK) != 0)
+    throw StoreError("request store " + path + ": folder " + folder.string() +
+                     " is not writable (the store creates the file and its -wal and -shm "
+                     "files there)");
+  if (fs::is_directory(path, ec))
+    throw StoreError("request store " + path + ": is a folder, not a file");
+}
+
+SqliteRequestStore::SqliteRequestStore(const SqliteStoreOptions& options) : options_(options) {
+  if (options_.path.empty()) throw StoreError("request store: no file path given");
+  if (options_.max_batch == 0) throw StoreError("request store " + options_.path + ": max_batch must be at least 1");
+  check_folder(options_.path);
+  writer_db_ = std::make_unique<WriterDb>(options_.path);
+  // FULL: in WAL mode, NORMAL does not fsync at commit (only at checkpoints), so a
+  // committed accept could vanish in an OS crash or power loss. FULL fsyncs the WAL at
+  // every commit; group commit shares that fsync among everything in the transaction.
+  writer_db_->conn.exec(options_.sync == SqliteStoreOptions::Sync::kFull ? "PRAGMA synchronous = FULL"
+                                                                        : "PRAGMA synchronous = NORMAL");
+  // Open one reader now, so a file that readers cannot use fails here and not at the
+  // first fetch.
+  idle_readers_.push_back(std::make_unique<ReaderDb>(options_.path));
+  writer_ = std::thread([this] { writer_loop(); });
+}
+
+SqliteRequestStore::~SqliteRequestStore() {
+  {
+    std::lock_guard lock(mutex_);
+    stop_ = true;
+  }
+  work_cv_.notify_one();
+  writer_.join();  // the writer commits everything queued before it exits
+  idle_readers_.clear();
+  writer_db_.reset();  // the last connection to close checkpoints and removes the WAL
+}
+
+uint64_t SqliteRequestStore::enqueue(Op op) {
+  bool wake;
+  uint64_t seq;
+  {
+    std::lock_guard lock(mutex_);
+    seq = op.seq = ++enqueued_seq_;
+    queue_.push_back(std::move(op));
+    wake = writer_idle_;
+    writer_idle_ = false;
+  }
+  // Only an idle writer needs waking: a busy one takes the queue when its commit ends.
+  if (wake) work_cv_.notify_one();
+  return seq;
+}
+
+void SqliteRequestStore::enqueue_and_wait(Op op, Waiter* waiter) {
+  op.waiter = waiter;
+  enqueue(std::move(op));
+  std::unique_lock lock(mutex_);
+  waiter->cv.wait(lock, [&] { return waiter->done; });
+}
+
+void SqliteRequestStore::wait_for_writer() {
+  std::unique_lock lock(mutex_);
+  uint64_t target = enqueued_seq_;
+  if (handled_seq_ >= target) return;
+  ++barrier_waiters_;
+  done_cv_.wait(lock, [&] { return handled_seq_ >= target; });
+  --barrier_waiters_;
+}
+
+AcceptResult SqliteRequestStore::accept(const NewRequest& request) {
+  Op op(Op::Kind::kAccept);
+  op.a = encode_headers(request.headers);  // in the caller's thread: keeps the writer lean
+  op.t1 = to_us(request.accepted_at);
+  op.request = &request;
+  Waiter w;
+  enqueue_and_wait(std::move(op), &w);
+  if (!w.error.empty()) throw StoreError(w.error);
+  return w.accepted ? AcceptResult::kAccepted : AcceptResult::kDuplicate;
+}
+
+void SqliteRequestStore::add_result(std::string_view id, std::string_view stage,
+                                    std::string_view value) {
+  Op op(Op::Kind::kResult);
+  op.id = id;
+  op.a = stage;
+  op.b = value;
+  enqueue(std::move(op));
+}
+
+void SqliteRequestStore::add_step(std::string_view id, std::string_view stage, Time start, Time end) {
+  Op op(Op::Kind::kStep);
+  op.id = id;
+  op.a = stage;
+  op.t1 = to_us(start);
+  op.t2 = to_us(end);
+  enqueue(std::move(op));
+}
+
+void SqliteRequestStore::complete(std::string_view id, Outcome outcome, std::string_view error,
+                                  Time at) {
+  Op op(Op::Kind::kComplete);
+  op.id = id;
+  if (outcome == Outcome::kFailed) op.a = error;
+  op.t1 = to_us(at);
+  op.t2 = outcome == Outcome::kCompleted ? kStoredCompleted : kStoredFailed;
+  enqueue(std::move(op));
+}
+
+void SqliteRequestStore::restart(std::string_view id) {
+  Op op(Op::Kind::kRestart);
+  op.id = id;
+  enqueue(std::move(op));
+}
+
+size_t SqliteRequestStore::expire_now(Time now) {
+  Op op(Op::Kind::kExpire);
+  op.t1 = to_us(now - options_.ttl);
+  Waiter w;
+  enqueue_and_wait(std::move(op), &w);
+  if (!w.error.empty()) throw StoreError(w.error);
+  return w.count;
+}
+
+void SqliteRequestStore::flush() { wait_for_writer(); }
+
+StoreStats SqliteRequestStore::stats() const {
+  StoreStats s;
+  s.accepted = accepted_.load();
+  s.duplicates = duplicates_.load();
+  s.transactions = transactions_.load();
+  s.writes = writes_.load();
+  s.lost_writes = lost_writes_.load();
+  s.expired = expired_.load();
+  return s;
+}
+
+void SqliteRequestStore::writer_loop() {
+  using Clock = std::chrono::steady_clock;
+  const bool periodic = options_.cleanup_interval.count() > 0;
+  auto next_cleanup = Clock::now() + options_.cleanup_interval;
+  std::vector<Op> batch;
+  std::vector<std::string> errors;
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    if (queue_.empty()) {
+      if (stop_) break;
+      writer_idle_ = true;
+      if (periodic)
+        work_cv_.wait_until(lock, next_cleanup, [&] { return stop_ || !queue_.empty(); });
+      else
+        work_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      writer_idle_ = false;
+    }
+    if (periodic && Clock::now() >= next_cleanup) {
+      // The periodic cleanup is a queued expire like expire_now(), so it is ordered with
+      // the writes around it.
+      Op op(Op::Kind::kExpire);
+      op.t1 = to_us(std::chrono::system_clock::now() - options_.ttl);
+      op.seq = ++enqueued_seq_;
+      queue_.push_back(std::move(op));
+      next_cleanup = Clock::now() + options_.cleanup_interval;
+    }
+    if (queue_.empty()) continue;
+
+    // Group commit: everything queued now (up to max_batch) goes in one transaction.
+    size_t n = std::min(queue_.size(), options_.max_batch);
+    batch.clear();
+    for (size_t i = 0; i < n; ++i) {
+      batch.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    lock.unlock();
+    errors.assign(batch.size(), std::string());
+    commit_batch(batch, &errors);
+    lock.lock();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      Op& op = batch[i];
+      if (!op.waiter) continue;
+      op.waiter->accepted = op.accepted;
+      op.waiter->count = op.count;
+      op.waiter->error = std::move(errors[i]);
+      op.waiter->done = true;
+      // Under the lock: once the lock is released the waiter may return and its Waiter
+      // (on its stack) be gone.
+      op.waiter->cv.notify_one();
+    }
+    handled_seq_ = batch.back().seq;
+    if (barrier_waiters_ > 0) done_cv_.notify_all();
+  }
+}
+
+void SqliteRequestStore::rollback() {
+  // Errors here are ignored: SQLite may already have rolled back (e.g. SQLITE_FULL).
+  sqlite3_exec(writer_db_->conn.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+void SqliteRequestStore::commit_batch(std::vector<Op>& batch, std::vector<std::string>* errors) {
+  WriterDb& db = *writer_db_;
+  auto count = [&](size_t from, size_t to) {
+    transactions_.fetch_add(1, std::memory_order_relaxed);
+    writes_.fetch_add(to - from, std::memory_order_relaxed);
+    for (size_t i = from; i < to; ++i) {
+      const Op& op = batch[i];
+      if (op.kind == Op::Kind::kAccept) (op.accepted ? accepted_ : duplicates_).fetch_add(1);
+      if (op.kind == Op::Kind::kExpire) expired_.fetch_add(op.count);
+    }
+  };
+  try {
+    db.begin.run();
+    db.begin.reset();
+    for (Op& op : batch) apply(op);
+    db.commit.run();
+    db.commit.reset();
+    healthy_.store(true, std::memory_order_relaxed);
+    count(0, batch.size());
+    return;
+  } catch (const StoreError& e) {
+    db.commit.reset();
+    rollback();
+    if (batch.size() == 1) {
+      (*errors)[0] = e.what();
+      lost_writes_.fetch_add(1);
+      healthy_.store(false, std::memory_order_relaxed);
+      return;
+    }
+  }
+  // The group failed: find which operations fail on their own.
+  for (size_t i = 0; i < batch.size(); ++i) {
+    try {
+      db.begin.run();
+      db.begin.reset();
+      apply(batch[i]);
+      db.commit.run();
+      db.commit.reset();
+      healthy_.store(true, std::memory_order_relaxed);
+      count(i, i + 1);
+    } catch (const StoreError& e) {
+      db.commit.reset();
+      rollback();
+      (*errors)[i] = e.what();
+      batch[i].accepted = false;
+      lost_writes_.fetch_add(1);
+      healthy_.store(false, std::memory_order_relaxed);
+    }
+  }
+}
+
+void SqliteRequestStore::apply(Op& op) {
+  WriterDb& db = *writer_db_;
+  sqlite3* h = db.conn.handle();
+  switch (op.kind) {
+    case Op::Kind::kAccept: {
+      ResetOnExit r(db.insert_request);
+      const NewRequest& req = *op.request;
+      db.insert_request.bind_text(1, req.id).bind_blob(2, req.body).bind_blob(3, op.a).bind(4, op.t1);
+      db.insert_request.run();
+      op.accepted = sqlite3_changes(h) == 1;
+      break;
+    }
+    case Op::Kind::kResult: {
+      ResetOnExit r(db.insert_result);
+      db.insert_result.bind_text(1, op.id).bind_text(2, op.a).bind_blob(3, op.b);
+      db.insert_result.run();
+      break;
+    }
+    case Op::Kind::kStep: {
+      ResetOnExit r(db.insert_step);
+      db.insert_step.bind_text(1, op.id).bind_text(2, op.a).bind(3, op.t1).bind(4, op.t2);
+      db.insert_step.run();
+      break;
+    }
+    case Op::Kind::kComplete: {
+      ResetOnExit r(db.finish);
+      db.finish.bind_text(1, op.id).bind(2, op.t2);
+      if (op.t2 == kStoredFailed)
+        db.finish.bind_text(3, op.a);
+      else
+        db.finish.bind_null(3);
+      db.finish.bind(4, op.t1);
+      db.finish.run();
+      break;
+    }
+    case Op::Kind::kRestart: {
+      {
+        ResetOnExit r(db.clear_results);
+        db.clear_results.bind_text(1, op.id).run();
+      }
+      ResetOnExit r(db.clear_steps);
+      db.clear_steps.bind_text(1, op.id).run();
+      break;
+    }
+    case Op::Kind::kExpire: {
+      {
+        ResetOnExit r(db.expire_results);
+        db.expire_results.bind(1, op.t1).run();
+      }
+      {
+        ResetOnExit r(db.expire_steps);
+        db.expire_steps.bind(1, op.t1).run();
+      }
+      ResetOnExit r(db.expire_requests);
+      db.expire_requests.bind(1, op.t1).run();
+      op.count = static_cast<size_t>(sqlite3_changes(h));
+      break;
+    }
+  }
+}
+
+std::unique_ptr<ReaderDb> SqliteRequestStore::take_reader() {
+  {
+    std::lock_guard lock(readers_mutex_);
+    if (!idle_readers_.empty()) {
+      auto r = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+      return r;
+    }
+  }
+  return std::make_unique<ReaderDb>(options_.path);
+}
+
+void SqliteRequestStore::return_reader(std::unique_ptr<ReaderDb> r) {
+  std::lock_guard lock(readers_mutex_);
+  idle_readers_.push_back(std::move(r));
+}
+
+std::optional<RequestRecord> SqliteRequestStore::get(std::string_view id) {
+  wait_for_writer();  // read-your-writes: see everything queued before this call
+  std::unique_ptr<ReaderDb> db = take_reader();
+  std::optional<RequestRecord> rec;
+  {
+    ReadTransaction tx(*db);
+    db->request.bind_text(1, id);
+    if (db->request.step()) {
+      rec.emplace();
+      rec->id = id;
+      int64_t status = db->request.column_int(0);
+      rec->status = status == kStoredCompleted ? RequestStatus::kCompleted
+                    : status == kStoredFailed  ? RequestStatus::kFailed
+                                               : RequestStatus::kInProgress;
+      rec->body = db->request.column_string(1);
+      if (!decode_headers(db->request.column_string(2), &rec->headers))
+        throw StoreError("request store " + options_.path + ": damaged headers of request " +
+                         std::string(id));
+      rec->error = db->request.column_string(3);
+      rec->accepted_at = from_us(db->request.column_int(4));
+      if (!db->request.column_is_null(5)) rec->finished_at = from_us(db->request.column_int(5));
+      db->results.bind_text(1, id);
+      while (db->results.step())
+        rec->results.push_back({db->results.column_string(0), db->results.column_string(1)});
+      db->steps.bind_text(1, id);
+      while (db->steps.step())
+        rec->path.push_back({db->steps.column_string(0), from_us(db->steps.column_int(1)),
+                             from_us(db->steps.column_int(2))});
+    }
+  }
+  return_reader(std::move(db));
+  return rec;
+}
+
+std::vector<NewRequest> SqliteRequestStore::unfinished() {
+  wait_for_writer();
+  std::unique_ptr<ReaderDb> db = take_reader();
+  std::vector<NewRequest> out;
+  {
+    ReadTransaction tx(*db);
+    while (db->open.step()) {
+      NewRequest r;
+      r.id = db->open.column_string(0);
+      r.body = db->open.column_string(1);
+      if (!decode_headers(db->open.column_string(2), &r.headers))
+        throw StoreError("request store " + options_.path + ": damaged headers of request " + r.id);
+      r.accepted_at = from_us(db->open.column_int(3));
+      out.push_back(std::move(r));
+    }
+  }
+  return_reader(std::move(db));
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<RequestStore> open_sqlite_request_store(const SqliteStoreOptions& options) {
+  return std::make_unique<SqliteRequestStore>(options);
+}
+
+}  // namespace sluice::store

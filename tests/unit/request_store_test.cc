@@ -1,0 +1,495 @@
+// The SQLite request store on real files in a temporary folder: its contract
+// (sluice/store/request_store.h), crash durability with a SIGKILLed child process,
+// TTL, concurrency, and its errors on files it must refuse.
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <barrier>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "sluice/store/sqlite_request_store.h"
+
+namespace sluice::store {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::seconds;
+
+Time at_s(int64_t s) { return Time(std::chrono::duration_cast<Time::duration>(seconds(s))); }
+
+class RequestStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/sluice-store-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    options_.path = (dir_ / "requests.db").string();
+    options_.cleanup_interval = std::chrono::milliseconds(0);  // tests expire explicitly
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::permissions(dir_, fs::perms::owner_all, ec);
+    fs::remove_all(dir_, ec);
+  }
+
+  std::unique_ptr<RequestStore> open() { return open_sqlite_request_store(options_); }
+
+  static NewRequest request(std::string id, std::string body = "body", Time at = at_s(1000)) {
+    return NewRequest{std::move(id), std::move(body), {{"Content-Type", "text/plain"}}, at};
+  }
+
+  // The error message open() throws, or "" when it does not throw.
+  std::string open_error() {
+    try {
+      open();
+    } catch (const StoreError& e) {
+      return e.what();
+    }
+    return "";
+  }
+
+  fs::path dir_;
+  SqliteStoreOptions options_;
+};
+
+TEST_F(RequestStoreTest, AcceptThenDuplicate) {
+  auto store = open();
+  EXPECT_TRUE(store->ready());
+  EXPECT_EQ(store->accept(request("a")), AcceptResult::kAccepted);
+  EXPECT_EQ(store->accept(request("b")), AcceptResult::kAccepted);
+  EXPECT_EQ(store->accept(request("a", "other body")), AcceptResult::kDuplicate);
+  auto rec = store->get("a");
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->body, "body");  // the duplicate changed nothing
+  EXPECT_EQ(rec->status, RequestStatus::kInProgress);
+  // Finished requests are duplicates too, while stored.
+  store->complete("a", Outcome::kCompleted, "", at_s(1001));
+  EXPECT_EQ(store->accept(request("a")), AcceptResult::kDuplicate);
+  StoreStats s = store->stats();
+  EXPECT_EQ(s.accepted, 2u);
+  EXPECT_EQ(s.duplicates, 2u);
+}
+
+TEST_F(RequestStoreTest, GetUnknownIsEmpty) {
+  auto store = open();
+  EXPECT_FALSE(store->get("nope"));
+  store->accept(request("a"));
+  EXPECT_FALSE(store->get("A"));
+  EXPECT_FALSE(store->get(""));
+}
+
+TEST_F(RequestStoreTest, RequestRoundTripsBinaryBodyAndHeaders) {
+  auto store = open();
+  std::string body("\0\x01\xff binary\n", 11);
+  NewRequest r{"id-1", body, {{"X-Numaflow-Id", "id-1"}, {"X-Empty", ""}, {"x-dup", "1"}, {"x-dup", "2"}},
+               at_s(1234)};
+  ASSERT_EQ(store->accept(r), AcceptResult::kAccepted);
+  ASSERT_EQ(store->accept(NewRequest{"empty", "", {}, at_s(5)}), AcceptResult::kAccepted);
+  auto rec = store->get("id-1");
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->id, "id-1");
+  EXPECT_EQ(rec->body, body);
+  EXPECT_EQ(rec->headers, r.headers);
+  EXPECT_EQ(rec->accepted_at, at_s(1234));
+  EXPECT_FALSE(rec->finished_at);
+  auto empty = store->get("empty");
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->body, "");
+  EXPECT_TRUE(empty->headers.empty());
+}
+
+TEST_F(RequestStoreTest, ResultsKeptInOrderWithTheirStages) {
+  auto store = open();
+  store->accept(request("a"));
+  store->accept(request("b"));
+  store->add_result("a", "sink-1", "first");
+  store->add_result("b", "sink-1", "other");
+  store->add_result("a", "sink-2", std::string("\0second", 7));
+  store->add_result("a", "sink-1", "third");
+  // No flush: get() sees every write that returned before it.
+  auto rec = store->get("a");
+  ASSERT_TRUE(rec);
+  ASSERT_EQ(rec->results.size(), 3u);
+  EXPECT_EQ(rec->results[0].stage, "sink-1");
+  EXPECT_EQ(rec->results[0].value, "first");
+  EXPECT_EQ(rec->results[1].stage, "sink-2");
+  EXPECT_EQ(rec->results[1].value, std::string("\0second", 7));
+  EXPECT_EQ(rec->results[2].value, "third");
+  EXPECT_EQ(store->get("b")->results.size(), 1u);
+}
+
+TEST_F(RequestStoreTest, PathKeptInOrderWithTimes) {
+  auto store = open();
+  store->accept(request("a"));
+  Time t0 = std::chrono::system_clock::now();
+  auto us = [](int n) { return std::chrono::microseconds(n); };
+  store->add_step("a", "in", t0, t0 + us(10));
+  store->add_step("a", "map", t0 + us(10), t0 + us(250));
+  store->add_step("a", "out", t0 + us(250), t0 + us(251));
+  auto rec = store->get("a");
+  ASSERT_TRUE(rec);
+  ASSERT_EQ(rec->path.size(), 3u);
+  EXPECT_EQ(rec->path[0].stage, "in");
+  EXPECT_EQ(rec->path[1].stage, "map");
+  EXPECT_EQ(rec->path[2].stage, "out");
+  auto trunc = [](Time t) { return std::chrono::time_point_cast<std::chrono::microseconds>(t); };
+  EXPECT_EQ(trunc(rec->path[1].start), trunc(t0 + us(10)));
+  EXPECT_EQ(trunc(rec->path[1].end), trunc(t0 + us(250)));
+}
+
+TEST_F(RequestStoreTest, CompletedAndFailedFirstOutcomeWins) {
+  auto store = open();
+  store->accept(request("ok"));
+  store->accept(request("bad"));
+  store->add_result("ok", "sink", "r1");
+  store->complete("ok", Outcome::kCompleted, "ignored for completed", at_s(2000));
+  store->complete("bad", Outcome::kFailed, "map: division by zero", at_s(2001));
+  // After the outcome: a second outcome, results and steps are dropped.
+  store->complete("ok", Outcome::kFailed, "late", at_s(2002));
+  store->add_result("ok", "sink", "late result");
+  store->add_step("ok", "late", at_s(1), at_s(2));
+
+  auto ok = store->get("ok");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, RequestStatus::kCompleted);
+  EXPECT_EQ(ok->error, "");
+  ASSERT_TRUE(ok->finished_at);
+  EXPECT_EQ(*ok->finished_at, at_s(2000));
+  ASSERT_EQ(ok->results.size(), 1u);
+  EXPECT_TRUE(ok->path.empty());
+
+  auto bad = store->get("bad");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, RequestStatus::kFailed);
+  EXPECT_EQ(bad->error, "map: division by zero");
+  EXPECT_EQ(*bad->finished_at, at_s(2001));
+}
+
+TEST_F(RequestStoreTest, WritesToAnUnknownIdAreDropped) {
+  auto store = open();
+  store->add_result("ghost", "sink", "v");
+  store->add_step("ghost", "map", at_s(1), at_s(2));
+  store->complete("ghost", Outcome::kCompleted, "", at_s(3));
+  store->flush();
+  EXPECT_FALSE(store->get("ghost"));
+  EXPECT_TRUE(store->ready());
+  // A request accepted later starts clean.
+  store->accept(request("ghost"));
+  auto rec = store->get("ghost");
+  EXPECT_TRUE(rec->results.empty());
+  EXPECT_EQ(rec->status, RequestStatus::kInProgress);
+}
+
+TEST_F(RequestStoreTest, UnfinishedListsOpenRequestsOldestFirst) {
+  auto store = open();
+  for (std::string id : {"r1", "r2", "r3", "r4"}) store->accept(request(id, "body-" + id));
+  store->complete("r2", Outcome::kCompleted, "", at_s(5000));
+  store->complete("r4", Outcome::kFailed, "x", at_s(5000));
+  std::vector<NewRequest> open_ones = store->unfinished();
+  ASSERT_EQ(open_ones.size(), 2u);
+  EXPECT_EQ(open_ones[0].id, "r1");
+  EXPECT_EQ(open_ones[0].body, "body-r1");
+  EXPECT_EQ(open_ones[0].headers, request("r1").headers);
+  EXPECT_EQ(open_ones[0].accepted_at, at_s(1000));
+  EXPECT_EQ(open_ones[1].id, "r3");
+}
+
+TEST_F(RequestStoreTest, RestartDropsPartialResultsOfAnUnfinishedRequest) {
+  auto store = open();
+  store->accept(request("a"));
+  store->accept(request("done"));
+  store->add_result("a", "sink", "partial");
+  store->add_step("a", "map", at_s(1), at_s(2));
+  store->add_result("done", "sink", "kept");
+  store->complete("done", Outcome::kCompleted, "", at_s(3));
+  store->restart("a");
+  store->restart("done");  // finished: dropped
+  store->add_result("a", "sink", "retry");
+  auto a = store->get("a");
+  ASSERT_EQ(a->results.size(), 1u);
+  EXPECT_EQ(a->results[0].value, "retry");
+  EXPECT_TRUE(a->path.empty());
+  EXPECT_EQ(store->get("done")->results.size(), 1u);
+}
+
+TEST_F(RequestStoreTest, ReopenKeepsEverything) {
+  {
+    auto store = open();
+    store->accept(request("a"));
+    store->accept(request("b"));
+    store->add_result("a", "sink", "r");
+    store->add_step("a", "map", at_s(10), at_s(11));
+    store->complete("a", Outcome::kCompleted, "", at_s(12));
+    store->add_result("b", "sink", "partial");
+    // No flush: closing commits what is queued.
+  }
+  EXPECT_FALSE(fs::exists(options_.path + "-wal"));  // closed cleanly: checkpointed
+  auto store = open();
+  auto a = store->get("a");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->status, RequestStatus::kCompleted);
+  ASSERT_EQ(a->results.size(), 1u);
+  ASSERT_EQ(a->path.size(), 1u);
+  auto b = store->get("b");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->results.size(), 1u);
+  ASSERT_EQ(store->unfinished().size(), 1u);
+  EXPECT_EQ(store->accept(request("a")), AcceptResult::kDuplicate);
+}
+
+// A child process accepts requests and is SIGKILLed right after the last accept
+// returns, with queued writes still pending: every accepted id must be there.
+TEST_F(RequestStoreTest, CrashAfterAcceptLosesNoAcceptedRequest) {
+  constexpr int kRequests = 200;
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto store = open_sqlite_request_store(options_);
+    for (int i = 0; i < kRequests; ++i) {
+      if (store->accept(request("crash-" + std::to_string(i))) != AcceptResult::kAccepted) _exit(3);
+      store->add_result("crash-" + std::to_string(i), "sink", "maybe lost");
+    }
+    kill(getpid(), SIGKILL);
+    _exit(4);  // not reached
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "child exited with " << WEXITSTATUS(status);
+  ASSERT_EQ(WTERMSIG(status), SIGKILL);
+  EXPECT_TRUE(fs::exists(options_.path + "-wal"));  // it really did not close
+
+  auto store = open();
+  std::vector<NewRequest> open_ones = store->unfinished();
+  ASSERT_EQ(open_ones.size(), static_cast<size_t>(kRequests));
+  for (int i = 0; i < kRequests; ++i) EXPECT_EQ(open_ones[i].id, "crash-" + std::to_string(i));
+  EXPECT_EQ(store->accept(request("crash-7")), AcceptResult::kDuplicate);
+}
+
+// Same with concurrent callers in the child (group commits in flight at the kill).
+TEST_F(RequestStoreTest, CrashDuringConcurrentAcceptsLosesNoAcceptedRequest) {
+  int pipefd[2];
+  ASSERT_EQ(pipe(pipefd), 0);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(pipefd[0]);
+    auto store = open_sqlite_request_store(options_);
+    std::vector<std::thread> threads;
+    std::mutex write_mutex;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0;; ++i) {
+          std::string id = "t" + std::to_string(t) + "-" + std::to_string(i) + "\n";
+          if (store->accept(request(id.substr(0, id.size() - 1))) != AcceptResult::kAccepted) _exit(3);
+          std::lock_guard lock(write_mutex);  // report only what accept() acknowledged
+          if (write(pipefd[1], id.data(), id.size()) != static_cast<ssize_t>(id.size())) _exit(5);
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    _exit(4);
+  }
+  close(pipefd[1]);
+  // Let it run a while, then kill it mid-flight.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  kill(child, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "child exited with " << WEXITSTATUS(status);
+  std::string acked;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(pipefd[0], buf, sizeof buf)) > 0) acked.append(buf, static_cast<size_t>(n));
+  close(pipefd[0]);
+
+  auto store = open();
+  std::set<std::string> stored;
+  for (const NewRequest& r : store->unfinished()) stored.insert(r.id);
+  size_t acknowledged = 0;
+  for (size_t pos = 0, nl; (nl = acked.find('\n', pos)) != std::string::npos; pos = nl + 1) {
+    ++acknowledged;
+    EXPECT_TRUE(stored.count(acked.substr(pos, nl - pos))) << acked.substr(pos, nl - pos);
+  }
+  EXPECT_GT(acknowledged, 0u);
+  EXPECT_GE(stored.size(), acknowledged);  // an accept may commit and die before replying
+}
+
+TEST_F(RequestStoreTest, TtlExpiresFinishedRecordsOnly) {
+  options_.ttl = seconds(60);
+  auto store = open();
+  for (std::string id : {"old-done", "old-failed", "new-done", "open"}) store->accept(request(id));
+  store->add_result("old-done", "sink", "r");
+  store->add_step("old-done", "map", at_s(1), at_s(2));
+  store->complete("old-done", Outcome::kCompleted, "", at_s(10'000));
+  store->complete("old-failed", Outcome::kFailed, "e", at_s(10'040));
+  store->complete("new-done", Outcome::kCompleted, "", at_s(10'041));
+
+  EXPECT_EQ(store->expire_now(at_s(10'059)), 0u);         // nothing is 60 s old yet
+  EXPECT_EQ(store->expire_now(at_s(10'100)), 2u);         // finished at or before 10'040
+  EXPECT_FALSE(store->get("old-done"));
+  EXPECT_FALSE(store->get("old-failed"));
+  EXPECT_TRUE(store->get("new-done"));
+  EXPECT_TRUE(store->get("open"));
+  EXPECT_EQ(store->expire_now(at_s(1'000'000)), 1u);      // never the unfinished one
+  EXPECT_TRUE(store->get("open"));
+  EXPECT_EQ(store->stats().expired, 3u);
+  // An expired id is free again, and starts without the old results.
+  EXPECT_EQ(store->accept(request("old-done")), AcceptResult::kAccepted);
+  EXPECT_TRUE(store->get("old-done")->results.empty());
+  EXPECT_TRUE(store->get("old-done")->path.empty());
+}
+
+TEST_F(RequestStoreTest, PeriodicCleanupExpiresWithoutBeingAsked) {
+  options_.ttl = seconds(1);
+  options_.cleanup_interval = std::chrono::milliseconds(20);
+  auto store = open();
+  store->accept(request("a"));
+  store->accept(request("b"));
+  Time now = std::chrono::system_clock::now();
+  store->complete("a", Outcome::kCompleted, "", now - seconds(10));
+  store->complete("b", Outcome::kCompleted, "", now + seconds(3600));
+  auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  while (store->get("a") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_FALSE(store->get("a"));
+  EXPECT_TRUE(store->get("b"));
+}
+
+TEST_F(RequestStoreTest, ConcurrentAcceptsAreAllDurableAndUnique) {
+  constexpr int kThreads = 8, kEach = 300;
+  {
+    auto store = open();
+    std::atomic<int> accepted{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kEach; ++i) {
+          std::string id = "t" + std::to_string(t) + "-" + std::to_string(i);
+          if (store->accept(request(id)) == AcceptResult::kAccepted) ++accepted;
+          store->add_result(id, "sink", id);
+        }
+      });
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(accepted.load(), kThreads * kEach);
+    StoreStats s = store->stats();
+    EXPECT_EQ(s.accepted, static_cast<uint64_t>(kThreads * kEach));
+    EXPECT_LE(s.transactions, s.writes);
+    EXPECT_EQ(s.lost_writes, 0u);
+  }
+  auto store = open();
+  std::vector<NewRequest> open_ones = store->unfinished();
+  std::set<std::string> ids;
+  for (const auto& r : open_ones) ids.insert(r.id);
+  EXPECT_EQ(open_ones.size(), static_cast<size_t>(kThreads * kEach));
+  EXPECT_EQ(ids.size(), open_ones.size());
+  auto rec = store->get("t5-123");
+  ASSERT_TRUE(rec);
+  ASSERT_EQ(rec->results.size(), 1u);
+  EXPECT_EQ(rec->results[0].value, "t5-123");
+}
+
+TEST_F(RequestStoreTest, DuplicateUnderConcurrencyHasExactlyOneWinner) {
+  constexpr int kThreads = 8, kRounds = 50;
+  auto store = open();
+  std::atomic<int> winners[kRounds] = {};
+  std::barrier sync(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&] {
+      for (int round = 0; round < kRounds; ++round) {
+        sync.arrive_and_wait();  // all threads accept the same id at once
+        if (store->accept(request("dup-" + std::to_string(round))) == AcceptResult::kAccepted)
+          ++winners[round];
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (int round = 0; round < kRounds; ++round) EXPECT_EQ(winners[round].load(), 1) << round;
+  EXPECT_EQ(store->stats().duplicates, static_cast<uint64_t>(kRounds * (kThreads - 1)));
+}
+
+// Each thread writes results for its own requests while others do the same: per-id
+// order is the order of the calls.
+TEST_F(RequestStoreTest, ConcurrentWritersKeepPerRequestOrder) {
+  auto store = open();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      std::string id = "w" + std::to_string(t);
+      store->accept(request(id));
+      for (int i = 0; i < 500; ++i) store->add_result(id, "s" + std::to_string(t), std::to_string(i));
+      store->complete(id, Outcome::kCompleted, "", at_s(1));
+      // Read-your-writes from the writing thread without a flush.
+      auto rec = store->get(id);
+      ASSERT_TRUE(rec);
+      EXPECT_EQ(rec->status, RequestStatus::kCompleted);
+      ASSERT_EQ(rec->results.size(), 500u);
+      for (int i = 0; i < 500; ++i) ASSERT_EQ(rec->results[i].value, std::to_string(i));
+    });
+  for (auto& t : threads) t.join();
+}
+
+TEST_F(RequestStoreTest, NotADatabaseIsRefusedNamingTheFile) {
+  { std::ofstream(options_.path) << "this is a text file, not a database, but long enough to look like one\n"; }
+  std::string err = open_error();
+  EXPECT_NE(err.find(options_.path), std::string::npos) << err;
+  EXPECT_NE(err.find("not a database"), std::string::npos) << err;
+  EXPECT_NE(err.find("not a Sluice request store"), std::string::npos) << err;
+}
+
+TEST_F(RequestStoreTest, AnotherProgramsDatabaseIsRefused) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(options_.path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE users(name TEXT)", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  std::string err = open_error();
+  EXPECT_NE(err.find(options_.path), std::string::npos) << err;
+  EXPECT_NE(err.find("not a Sluice request store"), std::string::npos) << err;
+}
+
+TEST_F(RequestStoreTest, NewerSchemaIsRefused) {
+  open();  // creates version 1
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(options_.path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 7", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  std::string err = open_error();
+  EXPECT_NE(err.find(options_.path), std::string::npos) << err;
+  EXPECT_NE(err.find("schema version 7"), std::string::npos) << err;
+  EXPECT_NE(err.find("newer"), std::string::npos) << err;
+}
+
+TEST_F(RequestStoreTest, MissingFolderIsRefused) {
+  options_.path = (dir_ / "no-such-folder" / "requests.db").string();
+  std::string err = open_error();
+  EXPECT_NE(err.find(options_.path), std::string::npos) << err;
+  EXPECT_NE(err.find("does not exist"), std::string::npos) << err;
+}
+
+TEST_F(RequestStoreTest, UnwritableFolderIsRefused) {
+  if (geteuid() == 0) GTEST_SKIP() << "root writes into any folder";
+  fs::path ro = dir_ / "read-only";
+  fs::create_directory(ro);
+  fs::permissions(ro, fs::perms::owner_read | fs::perms::owner_exec);
+  options_.path = (ro / "requests.db").string();
+  std::string err = open_error();
+  EXPECT_NE(err.find(options_.path), std::string::npos) << err;
+  EXPECT_NE(err.find("not writable"), std::string::npos) << err;
+}
+
+TEST_F(RequestStoreTest, AFolderInPlaceOfTheFileIsRefused) {
+  fs::create_directory(options_.path);
+  std::string err = open_error();
+  EXPECT_NE(err.find(options_.path), std::string::npos) << err;
+  EXPECT_NE(err.find("is a folder"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace sluice::store
