@@ -433,6 +433,29 @@ TEST_F(ServingConfigErrors, LoaderChecksKeysTypesAndOneofs) {
             "file and env\n");
 }
 
+// --set overrides reach the serving keys, and their errors are located at the override.
+TEST_F(ServingConfigErrors, OverridesAreCheckedLikeTheFile) {
+  Diagnostics d;
+  FlowLoadOptions options;
+  options.overrides = {"serving.http=127.0.0.1:9000", "serving.maxInFlight=5"};
+  std::optional<LoadedFlow> flow =
+      load_flow_text(std::string(kHead) + "  http: 127.0.0.1:8090\n", "flow.yaml", dir(),
+                     options, &d);
+  ASSERT_TRUE(flow) << d.format();
+  std::optional<FlowPlan> p = plan_flow(*flow, &d);
+  ASSERT_TRUE(p && p->serving) << d.format();
+  EXPECT_EQ(p->serving->http->port, 9000);
+  EXPECT_EQ(p->serving->max_in_flight, 5u);
+
+  options.overrides = {"serving.httpThreads=0"};
+  flow = load_flow_text(std::string(kHead) + "  http: 127.0.0.1:8090\n", "flow.yaml", dir(),
+                        options, &d);
+  ASSERT_TRUE(flow) << d.format();
+  EXPECT_FALSE(plan_flow(*flow, &d));
+  EXPECT_EQ(d.format(),
+            "--set serving.httpThreads=0: error: httpThreads must be between 1 and 4096, got 0\n");
+}
+
 // Serving errors come in the same pass as graph errors.
 TEST_F(ServingConfigErrors, ReportedWithGraphErrors) {
   Diagnostics d;
