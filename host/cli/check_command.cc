@@ -3,6 +3,7 @@
 // JSON Schema, and configs the type's own check refuses (a Python handler that does not
 // import). Exit 0 when the flow is valid, 2 (kExitUsage) otherwise.
 #include <iostream>
+#include <string>
 
 #include "commands.h"
 #include "exit_codes.h"
@@ -10,6 +11,20 @@
 #include "sluice/host/stage_config_check.h"
 
 namespace sluice::cli {
+
+namespace {
+
+// ", serving http 127.0.0.1:8090, https 0.0.0.0:8443" for a flow with `serving:`.
+std::string serving_summary(const host::FlowPlan& plan) {
+  if (!plan.serving) return {};
+  std::string out = ", serving";
+  if (plan.serving->http) out += " http " + plan.serving->http->text();
+  if (plan.serving->http && plan.serving->https) out += ",";
+  if (plan.serving->https) out += " https " + plan.serving->https->text();
+  return out;
+}
+
+}  // namespace
 
 Command add_check_command(CLI::App& app) {
   auto options = std::make_shared<FlowOptions>();
@@ -28,7 +43,8 @@ Command add_check_command(CLI::App& app) {
             std::cout << options->file << ": ok (flow \"" << flow->plan.name << "\", "
                       << (flow->plan.mode == host::FlowMode::kJob ? "job" : "streaming") << ", "
                       << flow->plan.stages.size() << " stages, " << flow->plan.edges.size()
-                      << (flow->plan.edges.size() == 1 ? " edge)\n" : " edges)\n");
+                      << (flow->plan.edges.size() == 1 ? " edge" : " edges")
+                      << serving_summary(flow->plan) << ")\n";
             return kExitOk;
           }};
 }

@@ -195,6 +195,11 @@ int run(const RunOptions& options) {
   std::optional<PreparedFlow> flow = prepare_flow(options.flow, /*bind=*/true);
   if (!flow) return kExitUsage;
 
+  if (flow->plan.serving)
+    host::log(host::LogLevel::kWarn, "run",
+              "serving: is configured, but this version of sluice does not serve HTTP yet "
+              "(docs/serving.md); the flow runs without it");
+
   int code = kExitOk;
   {
     host::FlowRuntime runtime(flow->plan);

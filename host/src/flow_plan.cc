@@ -438,7 +438,8 @@ const char* kind_word(sluice_kind kind) {
   }
 }
 
-std::optional<FlowPlan> plan_flow(const LoadedFlow& flow, Diagnostics* diagnostics) {
+std::optional<FlowPlan> plan_flow(const LoadedFlow& flow, Diagnostics* diagnostics,
+                                  const PlanOptions& options) {
   const size_t errors_before = diagnostics->size();
   Planner p{flow, diagnostics, {}, {}};
   const flow::Flow& f = flow.spec;
@@ -457,6 +458,8 @@ std::optional<FlowPlan> plan_flow(const LoadedFlow& flow, Diagnostics* diagnosti
   p.policies();
   p.edges();
   p.structure();
+  if (f.has_serving())
+    p.plan.serving = plan_serving(flow, p.plan.name, options.getenv, diagnostics);
   if (diagnostics->size() != errors_before) return std::nullopt;
   return std::move(p.plan);
 }

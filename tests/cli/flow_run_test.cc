@@ -1387,6 +1387,140 @@ stages:
                        "\"many\" (hint: see the config of generator in sluice plugins --json)"});
 }
 
+// --- serving: configuration (docs/serving.md) -------------------------------------------
+
+// kValidFlow (8 lines), then `serving:` on line 9 and its keys from line 10.
+std::string serving_flow(const std::string& serving) {
+  return std::string(kValidFlow) + "serving:\n" + serving;
+}
+
+TEST_F(FlowCheck, ServingBlockIsOk) {
+  fs::create_directories(at("certs"));
+  write("certs/tls.crt", "-----BEGIN CERTIFICATE-----\n");
+  write("certs/tls.key", "-----BEGIN PRIVATE KEY-----\n");
+  write("token", "from-a-file\n");
+  const std::string f = flow(serving_flow(R"(  http: 127.0.0.1:8090
+  https: "[::1]:8443"
+  tls: {cert: certs/tls.crt, key: certs/tls.key}
+  msgIDHeaderKey: X-Request-Id
+  requestTimeoutSeconds: 30
+  auth: {tokens: [{file: token}, {env: API_TOKEN}]}
+  maxRequestBody: 4MiB
+  maxInFlight: 100
+  httpThreads: 16
+  store: {sqlite: {path: data/requests.db, ttl: 10m}}
+)"));
+  RunResult r = check(f, {}, options({{"API_TOKEN", "from-the-env"}}));
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, f + ": ok (flow \"ok-flow\", job, 2 stages, 1 edge, serving http "
+                       "127.0.0.1:8090, https [::1]:8443)\n");
+  EXPECT_EQ(r.err, "");
+
+  // The smallest block: one address, everything else defaulted.
+  const std::string g = flow(serving_flow("  https: 0.0.0.0:8443\n  tls: {selfSigned: true}\n"));
+  RunResult small = check(g);
+  EXPECT_EQ(small.exit_code, 0) << small;
+  EXPECT_EQ(small.out,
+            g + ": ok (flow \"ok-flow\", job, 2 stages, 1 edge, serving https 0.0.0.0:8443)\n");
+}
+
+TEST_F(FlowCheck, ServingErrorsAreReportedAtTheirKeysInOnePass) {
+  write("empty-token", "\n");
+  const std::string f = flow(serving_flow(R"(  http: localhost
+  https: 0.0.0.0:8443
+  msgIDHeaderKey: "X Id"
+  requestTimeoutSeconds: 0
+  maxRequestBody: 2GiB
+  maxInFlight: 0
+  httpThreads: 0
+  auth:
+    tokens:
+      - env: API_TOKEN
+      - file: empty-token
+      - file: no-such-token
+  store: {grpc: {address: 'store:0'}}
+)"));
+  expect_check_errors(
+      check(f, {}, options({{"API_TOKEN", std::nullopt}})), f,
+      {"10:9: error: serving.http: 'localhost' has no port (hint: write HOST:PORT, e.g. "
+       "localhost:8090)",
+       "11:10: error: https needs tls (hint: add tls: {cert: <file>, key: <file>}, or tls: "
+       "{selfSigned: true} for development)",
+       "12:19: error: msgIDHeaderKey 'X Id' is not a valid HTTP header name (hint: use letters, "
+       "digits and !#$%&'*+-.^_`|~, e.g. X-Request-Id)",
+       "13:26: error: requestTimeoutSeconds must be between 1 and 86400, got 0",
+       "14:19: error: maxRequestBody must be between 1 byte and 1GiB, got 2147483648 bytes",
+       "15:16: error: maxInFlight must be between 1 and 1000000, got 0",
+       "16:16: error: httpThreads must be between 1 and 4096, got 0",
+       "19:14: error: environment variable API_TOKEN is not set (hint: export it with the token "
+       "before starting sluice)",
+       "20:15: error: token file 'empty-token' is empty (hint: a token must have at least one "
+       "character (surrounding whitespace is ignored))",
+       "21:15: error: cannot read token file 'no-such-token': No such file or directory (hint: "
+       "paths are relative to the flow file's folder)",
+       "22:27: error: grpc address 'store:0' needs a port from 1 to 65535"});
+}
+
+TEST_F(FlowCheck, ServingTlsFilesAreCheckedRelativeToTheFlow) {
+  const std::string f = flow(
+      serving_flow("  https: 0.0.0.0:8443\n  tls: {cert: tls.crt, key: tls.key}\n"));
+  expect_check_errors(check(f), f,
+                      {"11:15: error: cannot read the tls cert file 'tls.crt': No such file or "
+                       "directory (hint: paths are relative to the flow file's folder)",
+                       "11:29: error: cannot read the tls key file 'tls.key': No such file or "
+                       "directory (hint: paths are relative to the flow file's folder)"});
+  write("tls.crt", "x");
+  write("tls.key", "x");
+  EXPECT_EQ(check(f).exit_code, 0);
+  // Without https, tls is a mistake; without any address, serving is.
+  const std::string g = flow(serving_flow("  http: 0.0.0.0:8090\n  tls: {selfSigned: true}\n"));
+  expect_check_errors(check(g), g,
+                      {"11:3: error: tls is set but there is no https address (hint: add "
+                       "https: 0.0.0.0:8443, or remove tls)"});
+  const std::string h = flow(serving_flow("  maxInFlight: 10\n"));
+  expect_check_errors(check(h), h,
+                      {"9:1: error: serving needs a listen address (hint: add http: "
+                       "127.0.0.1:8090 and/or https: 0.0.0.0:8443)"});
+}
+
+TEST_F(FlowCheck, ServingSchemaErrorsComeFromTheLoader) {
+  const std::string f = flow(serving_flow(R"(  http: 0.0.0.0:8090
+  msgIdHeaderKey: X-Id
+  store:
+    sqlite: {}
+    grpc: {address: 'unix:/s.sock'}
+)"));
+  expect_check_errors(check(f), f,
+                      {"11:3: error: unknown key 'msgIdHeaderKey' in serving (hint: did you mean "
+                       "msgIDHeaderKey?)",
+                       "13:5: error: a serving store has exactly one of sqlite, grpc; this one "
+                       "has sqlite and grpc"});
+}
+
+TEST_F(FlowCheck, ServingTokensAreNeverPrinted) {
+  write("token", "secret value with spaces\n");
+  const std::string f = flow(serving_flow(
+      "  http: 0.0.0.0:8090\n  auth: {tokens: [{file: token}, {env: API_TOKEN}]}\n"));
+  RunResult r = check(f, {}, options({{"API_TOKEN", "another secret\x01"}}));
+  expect_check_errors(
+      r, f,
+      {"11:26: error: the token in token file 'token' has a space, a control or a non-ASCII "
+       "character (hint: a bearer token is one line of visible ASCII characters)",
+       "11:40: error: the token in environment variable API_TOKEN has a space, a control or a "
+       "non-ASCII character (hint: a bearer token is one line of visible ASCII characters)"});
+  EXPECT_EQ(r.err.find("secret"), std::string::npos) << r;
+}
+
+TEST_F(FlowRun, ServingBlockIsNotServedYetAndSaysSo) {
+  const std::string f = flow(serving_flow("  http: 127.0.0.1:0\n"));
+  RunResult r = run(f, {"--no-summary"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_NE(r.err.find("serving: is configured, but this version of sluice does not serve "
+                       "HTTP yet"),
+            std::string::npos)
+      << r;
+}
+
 // --- graph ----------------------------------------------------------------------------
 
 const char* kGraphFlow = R"(name: small

@@ -23,6 +23,7 @@
 #include "sluice/host/diagnostics.h"
 #include "sluice/host/flow_loader.h"
 #include "sluice/host/plugin_registry.h"
+#include "sluice/host/serving_plan.h"
 
 namespace sluice::host {
 
@@ -73,6 +74,7 @@ struct FlowPlan {
   std::chrono::milliseconds grace_period{30'000};
   std::vector<StagePlan> stages;
   std::vector<EdgePlan> edges;
+  std::optional<ServingPlan> serving;            // the `serving:` block, when there is one
 
   int stage_index(std::string_view name) const;
 };
@@ -83,7 +85,13 @@ inline constexpr uint32_t kDefaultCapacity = 16384;
 inline constexpr std::chrono::microseconds kDefaultLinger{1000};
 inline constexpr std::chrono::milliseconds kDefaultGracePeriod{30'000};
 
-std::optional<FlowPlan> plan_flow(const LoadedFlow& flow, Diagnostics* diagnostics);
+struct PlanOptions {
+  // Environment lookup for serving token sources (`env:`); defaults to ::getenv.
+  EnvLookup getenv;
+};
+
+std::optional<FlowPlan> plan_flow(const LoadedFlow& flow, Diagnostics* diagnostics,
+                                  const PlanOptions& options = {});
 
 // Binds every stage to its plugin type and checks kinds and config schemas. Returns
 // false when anything is wrong (all in *diagnostics). `registry` must outlive the plan.
