@@ -85,10 +85,14 @@ std::string unreadable(const fs::path& file) {
   return {};
 }
 
-// Headers the server itself reads or writes; a request id cannot travel in them.
+// Headers the server itself reads or writes, HTTP gives a meaning to, or proxies drop
+// (hop-by-hop): a request id cannot travel in them.
 constexpr std::string_view kReservedHeaders[] = {
-    "authorization", "connection", "content-length", "content-type",
-    "host",          "te",         "transfer-encoding", "upgrade"};
+    "authorization",    "connection",   "content-encoding", "content-length",
+    "content-type",     "cookie",       "date",             "expect",
+    "host",             "keep-alive",   "location",         "proxy-connection",
+    "retry-after",      "server",       "set-cookie",       "te",
+    "trailer",          "transfer-encoding", "upgrade",     "www-authenticate"};
 
 class ServingPlanner {
  public:
@@ -215,7 +219,7 @@ class ServingPlanner {
       const uint64_t bytes = s.max_request_body().bytes();
       if (bytes < 1 || bytes > kMaxMaxRequestBody)
         error("serving.maxRequestBody",
-              "maxRequestBody must be between 1 byte and 1GiB, got " + std::to_string(bytes) +
+              "maxRequestBody must be between 1 byte and 512MiB, got " + std::to_string(bytes) +
                   " bytes");
       else
         plan_.max_request_body = bytes;
@@ -257,6 +261,19 @@ class ServingPlanner {
                 "e.g. - file: secrets/token, or - env: SLUICE_TOKEN");
           continue;
       }
+      // ${NAME} here expands to a secret (the token, or a path or name that may be one),
+      // which an error message would then print: refuse it without showing the value.
+      if (written_with_expansion(source.path)) {
+        error(source.path,
+              std::string(source.kind == TokenSourcePlan::Kind::kEnv ? "env:" : "file:") +
+                  " is written with ${...}; it must name the " +
+                  (source.kind == TokenSourcePlan::Kind::kEnv ? "variable" : "file") +
+                  " itself (its expanded value is not shown: it may be the token)",
+              source.kind == TokenSourcePlan::Kind::kEnv
+                  ? "write the bare name: env: API_TOKEN, not env: ${API_TOKEN}"
+                  : "write the path itself; sluice reads the token from that file");
+        continue;
+      }
       std::string token, problem, hint;
       if (!read_token_source(source, getenv_, &token, &problem, &hint)) {
         error(source.path, problem, hint);
@@ -264,6 +281,36 @@ class ServingPlanner {
       }
       plan_.tokens.push_back(std::move(source));
     }
+  }
+
+  // Whether the scalar at `path` was written with ${...} in the flow file or in a --set
+  // override (the loader expands both before this sees the value).
+  bool written_with_expansion(const std::string& path) const {
+    const std::string where = flow_.where(path);
+    if (where.rfind("--set ", 0) == 0) return where.find("${") != std::string::npos;
+    // "file:line:column": the value starts at that column of that line.
+    const size_t col_colon = where.rfind(':');
+    const size_t line_colon = col_colon == std::string::npos ? std::string::npos
+                                                             : where.rfind(':', col_colon - 1);
+    if (line_colon == std::string::npos) return false;
+    size_t line = 0, column = 0;
+    const char* first = where.data();
+    if (std::from_chars(first + line_colon + 1, first + col_colon, line).ec != std::errc() ||
+        std::from_chars(first + col_colon + 1, first + where.size(), column).ec != std::errc() ||
+        line == 0 || column == 0)
+      return false;
+    std::ifstream in(flow_.file, std::ios::binary);
+    std::string text;
+    for (size_t n = 0; n < line && std::getline(in, text); ++n) {
+    }
+    if (!in && text.empty()) return false;
+    if (column - 1 >= text.size()) return false;
+    std::string_view value(text);
+    value.remove_prefix(column - 1);
+    if (!value.empty() && (value[0] == '"' || value[0] == '\'')) value.remove_prefix(1);
+    // A plain scalar runs to the end of the line (or a ", " / "}" in a flow mapping).
+    const size_t end = value.find_first_of(",}#");
+    return value.substr(0, end).find("${") != std::string_view::npos;
   }
 
   void store(const flow::Serving& s, const std::string& flow_name) {
@@ -447,9 +494,20 @@ bool read_token_source(const TokenSourcePlan& source, const EnvLookup& getenv,
       *hint = "paths are relative to the flow file's folder";
       return false;
     }
-    std::ostringstream content;
-    content << in.rdbuf();
-    text = content.str();
+    // A regular file of a few bytes: /dev/zero or a FIFO must not hang or fill memory.
+    if (!fs::is_regular_file(source.file, ec)) {
+      *error = "cannot read " + what + ": it is not a regular file";
+      return false;
+    }
+    constexpr size_t kMaxTokenFile = 4096;
+    text.resize(kMaxTokenFile + 1);
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxTokenFile) {
+      *error = what + " is larger than " + std::to_string(kMaxTokenFile) + " bytes";
+      *hint = "a token file holds one token";
+      return false;
+    }
   }
   const std::string_view trimmed = trim(text);
   if (trimmed.empty()) {

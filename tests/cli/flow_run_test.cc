@@ -1449,7 +1449,7 @@ TEST_F(FlowCheck, ServingErrorsAreReportedAtTheirKeysInOnePass) {
        "12:19: error: msgIDHeaderKey 'X Id' is not a valid HTTP header name (hint: use letters, "
        "digits and !#$%&'*+-.^_`|~, e.g. X-Request-Id)",
        "13:26: error: requestTimeoutSeconds must be between 1 and 86400, got 0",
-       "14:19: error: maxRequestBody must be between 1 byte and 1GiB, got 2147483648 bytes",
+       "14:19: error: maxRequestBody must be between 1 byte and 512MiB, got 2147483648 bytes",
        "15:16: error: maxInFlight must be between 1 and 1000000, got 0",
        "16:16: error: httpThreads must be between 1 and 4096, got 0",
        "19:14: error: environment variable API_TOKEN is not set (hint: export it with the token "
@@ -1509,6 +1509,44 @@ TEST_F(FlowCheck, ServingTokensAreNeverPrinted) {
        "11:40: error: the token in environment variable API_TOKEN has a space, a control or a "
        "non-ASCII character (hint: a bearer token is one line of visible ASCII characters)"});
   EXPECT_EQ(r.err.find("secret"), std::string::npos) << r;
+}
+
+TEST_F(FlowCheck, ServingTokenSourcesWrittenWithExpansionAreRefusedWithoutTheirValue) {
+  // `env: ${SCORING_TOKEN}` expands to the token itself (and `file: ${...}` to whatever
+  // the variable holds): an error must not print it.
+  const std::string f = flow(serving_flow(
+      "  http: 0.0.0.0:8090\n"
+      "  auth:\n    tokens:\n      - env: ${SCORING_TOKEN}\n"
+      "      - file: \"${SCORING_TOKEN}\"\n"));
+  RunResult r = check(f, {}, options({{"SCORING_TOKEN", "sk_live_9f8e7d6c5b4a"}}));
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_EQ(r.err.find("sk_live"), std::string::npos) << r;
+  EXPECT_NE(r.err.find("error: env: is written with ${...}; it must name the variable itself "
+                       "(its expanded value is not shown: it may be the token) (hint: write the "
+                       "bare name: env: API_TOKEN, not env: ${API_TOKEN})"),
+            std::string::npos)
+      << r;
+  EXPECT_NE(r.err.find("error: file: is written with ${...}; it must name the file itself"),
+            std::string::npos)
+      << r;
+  // Through --set too.
+  const std::string g = flow(serving_flow("  http: 0.0.0.0:8090\n  auth: {tokens: [{env: X}]}\n"));
+  RunResult s = check(g, {"--set", "serving.auth.tokens[0].env=${SCORING_TOKEN}"},
+                      options({{"SCORING_TOKEN", "sk_live_9f8e7d6c5b4a"}}));
+  EXPECT_EQ(s.exit_code, 2) << s;
+  EXPECT_EQ(s.err.find("sk_live"), std::string::npos) << s;
+}
+
+TEST_F(FlowCheck, ServingTokenFileMustBeASmallRegularFile) {
+  write("big-token", std::string(5000, 'x'));
+  const std::string f = flow(serving_flow(
+      "  http: 0.0.0.0:8090\n  auth: {tokens: [{file: big-token}, {file: /dev/zero}]}\n"));
+  RunResult r = check(f);
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_NE(r.err.find("token file 'big-token' is larger than 4096 bytes"), std::string::npos) << r;
+  EXPECT_NE(r.err.find("cannot read token file '/dev/zero': it is not a regular file"),
+            std::string::npos)
+      << r;
 }
 
 TEST_F(FlowRun, ServingBlockIsNotServedYetAndSaysSo) {

@@ -333,7 +333,7 @@ TEST_F(ServingConfigErrors, LimitsOutOfRange) {
   store: {sqlite: {ttl: 500ms}}
 )"),
             "flow.yaml:7:26: error: requestTimeoutSeconds must be between 1 and 86400, got 0\n"
-            "flow.yaml:8:19: error: maxRequestBody must be between 1 byte and 1GiB, got "
+            "flow.yaml:8:19: error: maxRequestBody must be between 1 byte and 512MiB, got "
             "2147483648 bytes\n"
             "flow.yaml:9:16: error: maxInFlight must be between 1 and 1000000, got 0\n"
             "flow.yaml:10:16: error: httpThreads must be between 1 and 4096, got 5000\n"
@@ -341,7 +341,7 @@ TEST_F(ServingConfigErrors, LimitsOutOfRange) {
   EXPECT_EQ(errors("  http: 0.0.0.0:8090\n  requestTimeoutSeconds: 86401\n  maxRequestBody: 0\n"),
             "flow.yaml:7:26: error: requestTimeoutSeconds must be between 1 and 86400, got "
             "86401\n"
-            "flow.yaml:8:19: error: maxRequestBody must be between 1 byte and 1GiB, got 0 "
+            "flow.yaml:8:19: error: maxRequestBody must be between 1 byte and 512MiB, got 0 "
             "bytes\n");
 }
 

@@ -53,7 +53,9 @@ inline constexpr std::string_view kDefaultMsgIdHeader = "X-Numaflow-Id";
 inline constexpr uint32_t kDefaultRequestTimeoutSeconds = 120;
 inline constexpr uint32_t kMaxRequestTimeoutSeconds = 86'400;
 inline constexpr uint64_t kDefaultMaxRequestBody = uint64_t{1} << 20;  // 1MiB
-inline constexpr uint64_t kMaxMaxRequestBody = uint64_t{1} << 30;      // 1GiB
+// 512MiB: the request store keeps a body in one SQLite value, and SQLite's own limit
+// (1,000,000,000 bytes on Debian) must keep room for the rest of the row.
+inline constexpr uint64_t kMaxMaxRequestBody = uint64_t{1} << 29;      // 512MiB
 inline constexpr uint32_t kDefaultMaxInFlight = 10'000;
 inline constexpr uint32_t kMaxMaxInFlight = 1'000'000;
 inline constexpr uint32_t kDefaultHttpThreads = 128;
