@@ -32,7 +32,10 @@ std::optional<PreparedFlow> prepare_flow(const FlowOptions& options, bool bind) 
   load_options.overrides = options.sets;
   std::optional<host::LoadedFlow> loaded = host::load_flow(options.file, load_options, &diagnostics);
   std::optional<host::FlowPlan> plan;
-  if (loaded) plan = host::plan_flow(*loaded, &diagnostics);
+  // `graph` (no bind) draws the flow without reading serving token files or variables.
+  host::PlanOptions plan_options;
+  plan_options.read_secrets = bind;
+  if (loaded) plan = host::plan_flow(*loaded, &diagnostics, plan_options);
   auto report = [&] { report_diagnostics(diagnostics, options.file); };
   if (!plan) {
     report();

@@ -459,7 +459,8 @@ std::optional<FlowPlan> plan_flow(const LoadedFlow& flow, Diagnostics* diagnosti
   p.edges();
   p.structure();
   if (f.has_serving())
-    p.plan.serving = plan_serving(flow, p.plan.name, options.getenv, diagnostics);
+    p.plan.serving = plan_serving(flow, p.plan.name, options.getenv, diagnostics,
+                                  options.read_secrets);
   if (diagnostics->size() != errors_before) return std::nullopt;
   return std::move(p.plan);
 }

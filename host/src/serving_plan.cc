@@ -96,8 +96,9 @@ constexpr std::string_view kReservedHeaders[] = {
 
 class ServingPlanner {
  public:
-  ServingPlanner(const LoadedFlow& flow, const EnvLookup& getenv, Diagnostics* diagnostics)
-      : flow_(flow), getenv_(getenv), diag_(diagnostics) {}
+  ServingPlanner(const LoadedFlow& flow, const EnvLookup& getenv, Diagnostics* diagnostics,
+                 bool read_secrets)
+      : flow_(flow), getenv_(getenv), diag_(diagnostics), read_secrets_(read_secrets) {}
 
   std::optional<ServingPlan> run(const std::string& flow_name) {
     const size_t errors_before = diag_->size();
@@ -275,7 +276,7 @@ class ServingPlanner {
         continue;
       }
       std::string token, problem, hint;
-      if (!read_token_source(source, getenv_, &token, &problem, &hint)) {
+      if (read_secrets_ && !read_token_source(source, getenv_, &token, &problem, &hint)) {
         error(source.path, problem, hint);
         continue;
       }
@@ -375,6 +376,7 @@ class ServingPlanner {
   const LoadedFlow& flow_;
   const EnvLookup& getenv_;
   Diagnostics* diag_;
+  bool read_secrets_;
   ServingPlan plan_;
 };
 
@@ -528,8 +530,9 @@ bool read_token_source(const TokenSourcePlan& source, const EnvLookup& getenv,
 }
 
 std::optional<ServingPlan> plan_serving(const LoadedFlow& flow, const std::string& flow_name,
-                                        const EnvLookup& getenv, Diagnostics* diagnostics) {
-  return ServingPlanner(flow, getenv, diagnostics).run(flow_name);
+                                        const EnvLookup& getenv, Diagnostics* diagnostics,
+                                        bool read_secrets) {
+  return ServingPlanner(flow, getenv, diagnostics, read_secrets).run(flow_name);
 }
 
 }  // namespace sluice::host

@@ -1537,6 +1537,17 @@ TEST_F(FlowCheck, ServingTokenSourcesWrittenWithExpansionAreRefusedWithoutTheirV
   EXPECT_EQ(s.err.find("sk_live"), std::string::npos) << s;
 }
 
+TEST_F(FlowCheck, GraphDrawsAServingFlowWithoutItsSecrets) {
+  // check and run read the token sources; graph only draws, so a missing token file or
+  // variable (a laptop without the production secrets) does not stop it.
+  const std::string f = flow(serving_flow(
+      "  http: 0.0.0.0:8090\n  auth: {tokens: [{file: no-such-token}, {env: UNSET_TOKEN}]}\n"));
+  RunResult g = sluice({"graph", f}, options());
+  EXPECT_EQ(g.exit_code, 0) << g;
+  RunResult c = check(f);
+  EXPECT_EQ(c.exit_code, 2) << c;
+}
+
 TEST_F(FlowCheck, ServingTokenFileMustBeASmallRegularFile) {
   write("big-token", std::string(5000, 'x'));
   const std::string f = flow(serving_flow(

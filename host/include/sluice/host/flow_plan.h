@@ -88,6 +88,9 @@ inline constexpr std::chrono::milliseconds kDefaultGracePeriod{30'000};
 struct PlanOptions {
   // Environment lookup for serving token sources (`env:`); defaults to ::getenv.
   EnvLookup getenv;
+  // Whether serving token sources are read (files opened, variables looked up). `sluice
+  // graph` draws a flow without its secrets being present, so it passes false.
+  bool read_secrets = true;
 };
 
 std::optional<FlowPlan> plan_flow(const LoadedFlow& flow, Diagnostics* diagnostics,

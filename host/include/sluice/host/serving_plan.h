@@ -96,8 +96,10 @@ bool read_token_source(const TokenSourcePlan& source, const EnvLookup& getenv,
                        std::string* token, std::string* error, std::string* hint);
 
 // Plans `flow.spec.serving()` (call only when the flow has one). `flow_name` names the
-// default SQLite file. Every problem goes to *diagnostics, located at its key.
+// default SQLite file. Every problem goes to *diagnostics, located at its key. Without
+// `read_secrets`, token sources are checked for shape only (nothing is read).
 std::optional<ServingPlan> plan_serving(const LoadedFlow& flow, const std::string& flow_name,
-                                        const EnvLookup& getenv, Diagnostics* diagnostics);
+                                        const EnvLookup& getenv, Diagnostics* diagnostics,
+                                        bool read_secrets = true);
 
 }  // namespace sluice::host
