@@ -25,6 +25,12 @@ using sqlite::Statement;
 // refused instead of being written into.
 constexpr int64_t kApplicationId = 0x534C5549;
 
+// What a record may hold beyond its values (other columns, the row's header): a request
+// whose id and values come closer than this to SQLITE_LIMIT_LENGTH is refused up front,
+// so SQLite never sees a row it would refuse with SQLITE_TOOBIG.
+constexpr size_t kRowHeadroom = 64 * 1024;
+constexpr size_t kMinRecordLimit = 1024 * 1024;
+
 enum StoredStatus : int64_t { kStoredInProgress = 0, kStoredCompleted = 1, kStoredFailed = 2 };
 
 int64_t to_us(Time t) {
@@ -253,12 +259,17 @@ class SqliteRequestStore final : public RequestStore {
   void apply(Op& op);
   void rollback();
 
+  // Refuses a queued write of `bytes` (id and values together) when over the limit:
+  // counts it, records why, and returns true (the caller drops it).
+  bool drop_if_too_large(size_t bytes, const char* what, std::string_view id);
+
   // Leases a reader connection (opening one when all are in use).
   std::unique_ptr<ReaderDb> take_reader();
   void return_reader(std::unique_ptr<ReaderDb> r);
 
   const SqliteStoreOptions options_;
   std::unique_ptr<WriterDb> writer_db_;  // used by the writer thread only (after open)
+  size_t max_bytes_ = 0;                 // the largest id + values accepted (limit - headroom)
 
   std::mutex mutex_;
   std::condition_variable work_cv_;  // the writer waits for work
@@ -275,7 +286,9 @@ class SqliteRequestStore final : public RequestStore {
 
   std::atomic<bool> healthy_{true};
   std::atomic<uint64_t> accepted_{0}, duplicates_{0}, transactions_{0}, writes_{0},
-      lost_writes_{0}, expired_{0};
+      lost_writes_{0}, expired_{0}, too_large_{0};
+  mutable std::mutex dropped_mutex_;
+  std::string last_dropped_;  // guarded by dropped_mutex_
 
   std::thread writer_;  // last: started once everything above exists
 };
@@ -302,6 +315,25 @@ SqliteRequestStore::SqliteRequestStore(const SqliteStoreOptions& options) : opti
   if (options_.max_batch == 0) throw StoreError("request store " + options_.path + ": max_batch must be at least 1");
   check_folder(options_.path);
   writer_db_ = std::make_unique<WriterDb>(options_.path);
+  // The size limit: SQLite's SQLITE_LIMIT_LENGTH (or a lower one from the options) less
+  // headroom for the row around the values. Checked before queueing.
+  {
+    sqlite3* h = writer_db_->conn.handle();
+    int64_t limit = sqlite3_limit(h, SQLITE_LIMIT_LENGTH, -1);
+    if (options_.max_record_bytes != 0) {
+      if (options_.max_record_bytes < kMinRecordLimit)
+        throw StoreError("request store " + options_.path + ": max_record_bytes must be at least " +
+                         std::to_string(kMinRecordLimit));
+      if (static_cast<int64_t>(options_.max_record_bytes) < limit) {
+        sqlite3_limit(h, SQLITE_LIMIT_LENGTH, static_cast<int>(options_.max_record_bytes));
+        limit = sqlite3_limit(h, SQLITE_LIMIT_LENGTH, -1);
+      }
+    }
+    if (limit < static_cast<int64_t>(2 * kRowHeadroom))
+      throw StoreError("request store " + options_.path + ": SQLite's length limit (" +
+                       std::to_string(limit) + " bytes) is too small for a request store");
+    max_bytes_ = static_cast<size_t>(limit) - kRowHeadroom;
+  }
   // FULL: in WAL mode, NORMAL does not fsync at commit (only at checkpoints), so a
   // committed accept could vanish in an OS crash or power loss. FULL fsyncs the WAL at
   // every commit; group commit shares that fsync among everything in the transaction.
@@ -355,9 +387,29 @@ void SqliteRequestStore::wait_for_writer() {
   --barrier_waiters_;
 }
 
+bool SqliteRequestStore::drop_if_too_large(size_t bytes, const char* what, std::string_view id) {
+  if (bytes <= max_bytes_) return false;
+  too_large_.fetch_add(1);
+  std::lock_guard lock(dropped_mutex_);
+  last_dropped_ = "request store " + options_.path + ": " + what + " for request " +
+                  std::string(id.substr(0, 200)) + " dropped: " + std::to_string(bytes) +
+                  " bytes is larger than the store's limit of " + std::to_string(max_bytes_) +
+                  " bytes";
+  return true;
+}
+
 AcceptResult SqliteRequestStore::accept(const NewRequest& request) {
   Op op(Op::Kind::kAccept);
   op.a = encode_headers(request.headers);  // in the caller's thread: keeps the writer lean
+  if (request.body.size() > max_bytes_)
+    throw StoreError("request store " + options_.path + ": request body of " +
+                     std::to_string(request.body.size()) +
+                     " bytes is larger than the store's limit of " + std::to_string(max_bytes_) +
+                     " bytes");
+  if (size_t total = request.id.size() + request.body.size() + op.a.size(); total > max_bytes_)
+    throw StoreError("request store " + options_.path + ": request of " + std::to_string(total) +
+                     " bytes (id, body and headers) is larger than the store's limit of " +
+                     std::to_string(max_bytes_) + " bytes");
   op.t1 = to_us(request.accepted_at);
   op.request = &request;
   Waiter w;
@@ -368,6 +420,7 @@ AcceptResult SqliteRequestStore::accept(const NewRequest& request) {
 
 void SqliteRequestStore::add_result(std::string_view id, std::string_view stage,
                                     std::string_view value) {
+  if (drop_if_too_large(id.size() + stage.size() + value.size(), "result", id)) return;
   Op op(Op::Kind::kResult);
   op.id = id;
   op.a = stage;
@@ -376,6 +429,7 @@ void SqliteRequestStore::add_result(std::string_view id, std::string_view stage,
 }
 
 void SqliteRequestStore::add_step(std::string_view id, std::string_view stage, Time start, Time end) {
+  if (drop_if_too_large(id.size() + stage.size(), "step", id)) return;
   Op op(Op::Kind::kStep);
   op.id = id;
   op.a = stage;
@@ -386,15 +440,26 @@ void SqliteRequestStore::add_step(std::string_view id, std::string_view stage, T
 
 void SqliteRequestStore::complete(std::string_view id, Outcome outcome, std::string_view error,
                                   Time at) {
+  if (drop_if_too_large(id.size(), "outcome", id)) return;
   Op op(Op::Kind::kComplete);
   op.id = id;
-  if (outcome == Outcome::kFailed) op.a = error;
+  if (outcome == Outcome::kFailed) {
+    // An error text too large to store is replaced (not truncated): the outcome itself
+    // is kept, so the request does not stay unfinished.
+    if (drop_if_too_large(id.size() + error.size(), "error text", id))
+      op.a = "(error text of " + std::to_string(error.size()) +
+             " bytes not stored: larger than the store's limit of " + std::to_string(max_bytes_) +
+             " bytes)";
+    else
+      op.a = error;
+  }
   op.t1 = to_us(at);
   op.t2 = outcome == Outcome::kCompleted ? kStoredCompleted : kStoredFailed;
   enqueue(std::move(op));
 }
 
 void SqliteRequestStore::restart(std::string_view id) {
+  if (drop_if_too_large(id.size(), "restart", id)) return;
   Op op(Op::Kind::kRestart);
   op.id = id;
   enqueue(std::move(op));
@@ -419,6 +484,9 @@ StoreStats SqliteRequestStore::stats() const {
   s.writes = writes_.load();
   s.lost_writes = lost_writes_.load();
   s.expired = expired_.load();
+  s.too_large = too_large_.load();
+  std::lock_guard lock(dropped_mutex_);
+  s.last_dropped = last_dropped_;
   return s;
 }
 

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "sluice/store/sqlite_request_store.h"
+#include "sqlite_db.h"
 
 namespace sluice::store {
 namespace {
@@ -489,6 +490,74 @@ TEST_F(RequestStoreTest, AFolderInPlaceOfTheFileIsRefused) {
   std::string err = open_error();
   EXPECT_NE(err.find(options_.path), std::string::npos) << err;
   EXPECT_NE(err.find("is a folder"), std::string::npos) << err;
+}
+
+// A bind SQLite refuses (here a blob over the connection's length limit) is an error
+// naming the parameter and the file, not a silently NULL parameter.
+TEST_F(RequestStoreTest, RefusedBindIsAnErrorNamingTheFile) {
+  sqlite::Connection conn(options_.path, false);
+  sqlite3_limit(conn.handle(), SQLITE_LIMIT_LENGTH, 1000);
+  sqlite::Statement st(conn, "SELECT ?1");
+  std::string big(2000, 'x');
+  try {
+    st.bind_blob(1, big);
+    FAIL() << "bind of 2000 bytes over a limit of 1000 did not throw";
+  } catch (const sqlite::Error& e) {
+    std::string err = e.what();
+    EXPECT_EQ(e.code() & 0xff, SQLITE_TOOBIG) << err;
+    EXPECT_NE(err.find(options_.path), std::string::npos) << err;
+    EXPECT_NE(err.find("parameter 1"), std::string::npos) << err;
+  }
+  EXPECT_THROW(st.bind_text(1, big), StoreError);
+  EXPECT_THROW(st.bind(2, 1), StoreError);  // no such parameter: SQLITE_RANGE
+  st.reset();
+  st.bind_text(1, "ok");
+  ASSERT_TRUE(st.step());
+  EXPECT_EQ(st.column_string(0), "ok");
+}
+
+TEST_F(RequestStoreTest, OversizedValuesAreRefusedNotTruncated) {
+  options_.max_record_bytes = 1 << 20;
+  auto store = open();
+  std::string big(2 << 20, 'b');
+  try {
+    store->accept(request("big", big));
+    FAIL() << "an accept over the limit did not throw";
+  } catch (const StoreError& e) {
+    std::string err = e.what();
+    EXPECT_NE(err.find("request body of 2097152 bytes is larger than the store's limit of"),
+              std::string::npos) << err;
+    EXPECT_NE(err.find(options_.path), std::string::npos) << err;
+  }
+  EXPECT_TRUE(store->ready());  // one request too large is not a store failure
+  EXPECT_FALSE(store->get("big"));
+  // Just under the limit with headers pushing it over: refused as a whole request.
+  NewRequest near = request("near", std::string((1 << 20) - 64 * 1024, 'n'));
+  near.headers.push_back({"X-Pad", std::string(1000, 'h')});
+  EXPECT_THROW(store->accept(near), StoreError);
+
+  ASSERT_EQ(store->accept(request("a")), AcceptResult::kAccepted);
+  store->add_result("a", "sink", "small");
+  store->add_result("a", "sink", big);  // dropped and counted, never truncated
+  store->add_result("a", "sink", "after");
+  store->complete("a", Outcome::kFailed, big, at_s(2000));
+  auto rec = store->get("a");
+  ASSERT_TRUE(rec);
+  ASSERT_EQ(rec->results.size(), 2u);
+  EXPECT_EQ(rec->results[0].value, "small");
+  EXPECT_EQ(rec->results[1].value, "after");
+  EXPECT_EQ(rec->status, RequestStatus::kFailed);  // the outcome is kept, its text replaced
+  EXPECT_NE(rec->error.find("error text of 2097152 bytes not stored"), std::string::npos) << rec->error;
+  StoreStats s = store->stats();
+  EXPECT_EQ(s.too_large, 2u);
+  EXPECT_EQ(s.lost_writes, 0u);
+  EXPECT_NE(s.last_dropped.find("larger than the store's limit"), std::string::npos) << s.last_dropped;
+  EXPECT_TRUE(store->ready());
+}
+
+TEST_F(RequestStoreTest, TooSmallRecordLimitIsRefused) {
+  options_.max_record_bytes = 1000;
+  EXPECT_NE(open_error().find("max_record_bytes"), std::string::npos);
 }
 
 }  // namespace

@@ -21,6 +21,14 @@
 //     commit them (one group commit, typically an fsync).
 //   - Finished (completed or failed) requests older than the TTL, counted from when they
 //     finished, are deleted by a periodic cleanup; a deleted id may be accepted again.
+//   - Size: what one request, result, step or error may hold is bounded (the
+//     implementation's limit, e.g. SqliteStoreOptions::max_record_bytes). accept() of a
+//     larger request throws StoreError "request body of N bytes is larger than the store's
+//     limit of M bytes" (the store stays ready); a larger queued write is dropped before it
+//     is queued and counted in stats().too_large, with the reason in
+//     stats().last_dropped (a failed outcome whose error text is too large is stored
+//     with a note in place of the text, so the request still finishes). Nothing is ever
+//     truncated.
 //   - A failure to store (disk full, I/O error) makes accept() throw StoreError and ready()
 //     return false until a later write succeeds; a failed queued write is counted in
 //     stats().lost_writes.
@@ -95,6 +103,8 @@ struct StoreStats {
   uint64_t writes = 0;         // operations committed
   uint64_t lost_writes = 0;    // queued operations whose transaction failed
   uint64_t expired = 0;        // records deleted by TTL
+  uint64_t too_large = 0;      // queued writes dropped: larger than the store's limit
+  std::string last_dropped;    // why the last of those was dropped (for the log)
 };
 
 class RequestStore {

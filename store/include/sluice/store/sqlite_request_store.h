@@ -41,6 +41,13 @@ struct SqliteStoreOptions {
   // Most operations applied in one transaction. 1 gives one transaction per operation
   // (no group commit): the benchmark's baseline.
   size_t max_batch = 4096;
+  // The largest string or blob the store writes, and the largest row: 0 takes SQLite's
+  // own limit (SQLITE_LIMIT_LENGTH, 1,000,000,000 bytes in Debian's build); a smaller
+  // value lowers the writer connection's limit to it (at least 1 MiB). A request, result,
+  // step or error whose id and values together come within 64 KiB of the limit is
+  // refused before it is queued (see accept() and StoreStats::too_large): never
+  // truncated.
+  size_t max_record_bytes = 0;
 };
 
 // The schema version this build writes and reads.
