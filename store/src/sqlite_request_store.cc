@@ -253,8 +253,10 @@ class SqliteRequestStore final : public RequestStore {
   void wait_for_writer();
 
   void writer_loop();
-  // Applies a batch: one transaction; when it fails, each operation alone, so one bad
-  // operation does not fail the others. Returns nothing: results are in the ops.
+  // Applies a batch in one transaction. When one operation makes it fail (TOOBIG,
+  // CONSTRAINT...), each operation alone, so that one fails and not the others; when the
+  // file or the system fails (BUSY, FULL, IOERR...), the whole batch fails at once.
+  // Results are in the ops, errors in *errors.
   void commit_batch(std::vector<Op>& batch, std::vector<std::string>* errors);
   void apply(Op& op);
   void rollback();
@@ -339,6 +341,7 @@ SqliteRequestStore::SqliteRequestStore(const SqliteStoreOptions& options) : opti
   // every commit; group commit shares that fsync among everything in the transaction.
   writer_db_->conn.exec(options_.sync == SqliteStoreOptions::Sync::kFull ? "PRAGMA synchronous = FULL"
                                                                         : "PRAGMA synchronous = NORMAL");
+  sqlite3_busy_timeout(writer_db_->conn.handle(), static_cast<int>(options_.busy_timeout.count()));
   // Open one reader now, so a file that readers cannot use fails here and not at the
   // first fetch.
   idle_readers_.push_back(std::make_unique<ReaderDb>(options_.path));
@@ -550,6 +553,22 @@ void SqliteRequestStore::rollback() {
   sqlite3_exec(writer_db_->conn.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
+// An error caused by one operation (its values, or a constraint it meets): the other
+// operations of its group may well succeed without it. Every other error (BUSY, LOCKED,
+// FULL, IOERR, NOMEM, CANTOPEN, READONLY, CORRUPT...) is the file's or the system's and
+// would fail them all the same.
+bool is_per_operation_error(int code) {
+  switch (code & 0xff) {
+    case SQLITE_TOOBIG:
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_RANGE:
+      return true;
+    default:
+      return false;
+  }
+}
+
 void SqliteRequestStore::commit_batch(std::vector<Op>& batch, std::vector<std::string>* errors) {
   WriterDb& db = *writer_db_;
   auto count = [&](size_t from, size_t to) {
@@ -561,43 +580,60 @@ void SqliteRequestStore::commit_batch(std::vector<Op>& batch, std::vector<std::s
       if (op.kind == Op::Kind::kExpire) expired_.fetch_add(op.count);
     }
   };
-  try {
-    db.begin.run();
-    db.begin.reset();
-    for (Op& op : batch) apply(op);
-    db.commit.run();
-    db.commit.reset();
-    healthy_.store(true, std::memory_order_relaxed);
-    count(0, batch.size());
-    return;
-  } catch (const StoreError& e) {
-    db.commit.reset();
-    rollback();
-    if (batch.size() == 1) {
-      (*errors)[0] = e.what();
-      lost_writes_.fetch_add(1);
-      healthy_.store(false, std::memory_order_relaxed);
-      return;
+  // The file or the system failed: operations [from, end) fail at once with `error` (no
+  // retry: each would meet the same error, and a held lock would cost each its busy
+  // timeout), and the store is not ready until a write succeeds.
+  auto fail_rest = [&](size_t from, const std::string& error) {
+    for (size_t i = from; i < batch.size(); ++i) {
+      (*errors)[i] = error;
+      batch[i].accepted = false;
     }
-  }
-  // The group failed: find which operations fail on their own.
-  for (size_t i = 0; i < batch.size(); ++i) {
+    lost_writes_.fetch_add(batch.size() - from);
+    healthy_.store(false, std::memory_order_relaxed);
+  };
+  // Runs [from, to) in one transaction. Returns "" on commit, else the error, with
+  // *per_op telling whether one operation caused it.
+  auto run = [&](size_t from, size_t to, bool* per_op) -> std::string {
     try {
       db.begin.run();
       db.begin.reset();
-      apply(batch[i]);
+      for (size_t i = from; i < to; ++i) apply(batch[i]);
       db.commit.run();
       db.commit.reset();
       healthy_.store(true, std::memory_order_relaxed);
-      count(i, i + 1);
+      count(from, to);
+      return {};
+    } catch (const sqlite::Error& e) {
+      db.commit.reset();
+      rollback();
+      *per_op = is_per_operation_error(e.code());
+      return e.what();
     } catch (const StoreError& e) {
       db.commit.reset();
       rollback();
-      (*errors)[i] = e.what();
-      batch[i].accepted = false;
-      lost_writes_.fetch_add(1);
-      healthy_.store(false, std::memory_order_relaxed);
+      *per_op = false;
+      return e.what();
     }
+  };
+
+  bool per_op = false;
+  std::string error = run(0, batch.size(), &per_op);
+  if (error.empty()) return;
+  if (!per_op) return fail_rest(0, error);
+  if (batch.size() == 1) {
+    (*errors)[0] = std::move(error);
+    batch[0].accepted = false;
+    lost_writes_.fetch_add(1);
+    return;  // still ready: the store works, this operation was bad
+  }
+  // One operation failed the group: find which, each in its own transaction.
+  for (size_t i = 0; i < batch.size(); ++i) {
+    error = run(i, i + 1, &per_op);
+    if (error.empty()) continue;
+    if (!per_op) return fail_rest(i, error);
+    (*errors)[i] = std::move(error);
+    batch[i].accepted = false;
+    lost_writes_.fetch_add(1);
   }
 }
 

@@ -560,5 +560,98 @@ TEST_F(RequestStoreTest, TooSmallRecordLimitIsRefused) {
   EXPECT_NE(open_error().find("max_record_bytes"), std::string::npos);
 }
 
+// Another connection holds the write lock: the group fails once (one busy timeout), not
+// once per operation, and every accept in it throws; the store is not ready until a
+// write succeeds again.
+TEST_F(RequestStoreTest, LockedFileFailsTheWholeGroupAtOnce) {
+  options_.busy_timeout = std::chrono::milliseconds(300);
+  auto store = open();
+  ASSERT_EQ(store->accept(request("before")), AcceptResult::kAccepted);
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(options_.path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+
+  constexpr int kThreads = 8;
+  std::atomic<int> failed{0};
+  std::barrier sync(kThreads + 1);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      sync.arrive_and_wait();
+      try {
+        store->accept(request("locked-" + std::to_string(t)));
+      } catch (const StoreError& e) {
+        if (std::string(e.what()).find("locked") != std::string::npos) ++failed;
+      }
+    });
+  auto t0 = std::chrono::steady_clock::now();
+  sync.arrive_and_wait();
+  for (auto& t : threads) t.join();
+  auto elapsed = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(failed.load(), kThreads);
+  // At most a few groups of one busy timeout each; one retry per operation would take at
+  // least 8 x 300 ms.
+  EXPECT_LT(elapsed, std::chrono::milliseconds(1800));
+  EXPECT_FALSE(store->ready());
+  EXPECT_EQ(store->stats().lost_writes, static_cast<uint64_t>(kThreads));
+
+  ASSERT_EQ(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  EXPECT_EQ(store->accept(request("after")), AcceptResult::kAccepted);
+  EXPECT_TRUE(store->ready());
+}
+
+// An operation that fails on its own (here a constraint raised by a trigger) fails alone:
+// the others are stored and the store stays ready.
+TEST_F(RequestStoreTest, OneBadOperationFailsAloneAndLeavesTheStoreReady) {
+  open();  // creates the schema
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(options_.path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other,
+                         "CREATE TRIGGER poison_result BEFORE INSERT ON results "
+                         "WHEN CAST(NEW.value AS TEXT) = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned result'); END;"
+                         "CREATE TRIGGER poison_request BEFORE INSERT ON requests "
+                         "WHEN NEW.id = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned request'); END;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(other);
+
+  auto store = open();
+  ASSERT_EQ(store->accept(request("a")), AcceptResult::kAccepted);
+  store->add_result("a", "sink", "ok1");
+  store->add_result("a", "sink", "ok2");
+  store->add_result("a", "sink", "poison");
+  store->flush();
+  EXPECT_TRUE(store->ready());
+  auto rec = store->get("a");
+  ASSERT_EQ(rec->results.size(), 2u);
+  EXPECT_EQ(rec->results[1].value, "ok2");
+  EXPECT_EQ(store->stats().lost_writes, 1u);
+
+  // Concurrent accepts, one of them bad: only that one throws.
+  constexpr int kThreads = 6;
+  std::barrier sync(kThreads);
+  std::atomic<int> accepted{0}, poisoned{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      sync.arrive_and_wait();
+      try {
+        if (store->accept(request(t == 0 ? "poison" : "good-" + std::to_string(t))) ==
+            AcceptResult::kAccepted)
+          ++accepted;
+      } catch (const StoreError& e) {
+        if (std::string(e.what()).find("poisoned request") != std::string::npos) ++poisoned;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(accepted.load(), kThreads - 1);
+  EXPECT_EQ(poisoned.load(), 1);
+  // Last: a bad accept on its own.
+  EXPECT_THROW(store->accept(request("poison")), StoreError);
+  EXPECT_TRUE(store->ready());
+  EXPECT_FALSE(store->get("poison"));
+}
+
 }  // namespace
 }  // namespace sluice::store

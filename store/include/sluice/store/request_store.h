@@ -29,9 +29,11 @@
 //     stats().last_dropped (a failed outcome whose error text is too large is stored
 //     with a note in place of the text, so the request still finishes). Nothing is ever
 //     truncated.
-//   - A failure to store (disk full, I/O error) makes accept() throw StoreError and ready()
-//     return false until a later write succeeds; a failed queued write is counted in
-//     stats().lost_writes.
+//   - A failure to store (disk full, I/O error, the file locked by someone else) fails
+//     every operation committed with it at once: accept() throws StoreError and ready()
+//     returns false until a later write succeeds. An operation that fails on its own
+//     (e.g. a constraint) fails alone: accept() throws StoreError, the others are stored,
+//     and ready() stays true. A failed queued write is counted in stats().lost_writes.
 //
 // Thread-safety: every member may be called from any number of threads at once.
 // Ownership: the store copies what it is given; records returned are the caller's.

@@ -3,7 +3,13 @@
 // Writes: one writer thread owns the only writing connection. Callers enqueue
 // operations; the writer takes everything queued (up to max_batch operations) and
 // applies it in one transaction: group commit. accept() waits for its transaction's
-// commit, so concurrent accepts share one commit and one fsync.
+// commit, so concurrent accepts share one commit and one fsync. When one operation makes
+// the transaction fail (SQLITE_TOOBIG, SQLITE_CONSTRAINT*, SQLITE_MISMATCH, SQLITE_RANGE),
+// the group is retried one operation per transaction so only that one fails, and the
+// store stays ready. Any other error (busy or locked past busy_timeout, disk full, I/O
+// error, out of memory...) fails the whole group at once — every waiting accept throws
+// StoreError, every queued write in it is lost — and ready() is false until a write
+// succeeds.
 //
 // Durability: with Sync::kFull (the default) SQLite fsyncs the WAL at every commit, so an
 // accepted request survives a process crash, an OS crash and a power loss. With
@@ -48,6 +54,9 @@ struct SqliteStoreOptions {
   // refused before it is queued (see accept() and StoreStats::too_large): never
   // truncated.
   size_t max_record_bytes = 0;
+  // How long the writer waits for a write lock held by someone else (another process
+  // writing the file, a tool) before its group fails with "database is locked".
+  std::chrono::milliseconds busy_timeout{5000};
 };
 
 // The schema version this build writes and reads.
