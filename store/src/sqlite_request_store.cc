@@ -2,7 +2,12 @@
 // The contract is in sluice/store/request_store.h and sluice/store/sqlite_request_store.h.
 #include "sluice/store/sqlite_request_store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <atomic>
 #include <condition_variable>
@@ -182,6 +187,51 @@ Connection& WriterDb::init(Connection& conn) {
   return conn;
 }
 
+// One process per store file: an exclusive flock on "<db path>.lock", held for the
+// store's life. flock locks belong to the open file description, so a second open in
+// the same process is refused too. The holder's pid is written into the file for the
+// message of whoever is refused.
+class FileLock {
+ public:
+  explicit FileLock(const std::string& db_path) {
+    const std::string path = db_path + ".lock";
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0)
+      throw StoreError("request store " + db_path + ": cannot open its lock file " + path + ": " +
+                       std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      int err = errno;
+      char buf[32] = {};
+      ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
+      ::close(fd_);
+      fd_ = -1;
+      if (err != EWOULDBLOCK)
+        throw StoreError("request store " + db_path + ": cannot lock " + path + ": " +
+                         std::strerror(err));
+      std::string pid = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+      while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+      if (pid.find_first_not_of("0123456789") != std::string::npos) pid.clear();
+      std::string who = pid.empty()                        ? "another process"
+                        : pid == std::to_string(::getpid()) ? "another store in this process (pid " + pid + ")"
+                                                            : "another process (pid " + pid + ")";
+      throw StoreError("request store " + db_path + ": is in use by " + who +
+                       "; one process uses a store file at a time (lock file " + path + ")");
+    }
+    std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) < 0) {
+      // The pid is only for messages: the lock is what counts.
+    }
+  }
+  ~FileLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 // A reader's connection and its statements; leased from the pool by one thread at a time.
 struct ReaderDb {
   Connection conn;
@@ -270,6 +320,7 @@ class SqliteRequestStore final : public RequestStore {
   void return_reader(std::unique_ptr<ReaderDb> r);
 
   const SqliteStoreOptions options_;
+  std::unique_ptr<FileLock> lock_;       // before the connections: released after them
   std::unique_ptr<WriterDb> writer_db_;  // used by the writer thread only (after open)
   size_t max_bytes_ = 0;                 // the largest id + values accepted (limit - headroom)
 
@@ -316,6 +367,7 @@ SqliteRequestStore::SqliteRequestStore(const SqliteStoreOptions& options) : opti
   if (options_.path.empty()) throw StoreError("request store: no file path given");
   if (options_.max_batch == 0) throw StoreError("request store " + options_.path + ": max_batch must be at least 1");
   check_folder(options_.path);
+  lock_ = std::make_unique<FileLock>(options_.path);
   writer_db_ = std::make_unique<WriterDb>(options_.path);
   // The size limit: SQLite's SQLITE_LIMIT_LENGTH (or a lower one from the options) less
   // headroom for the row around the values. Checked before queueing.

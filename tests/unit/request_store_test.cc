@@ -653,5 +653,47 @@ TEST_F(RequestStoreTest, OneBadOperationFailsAloneAndLeavesTheStoreReady) {
   EXPECT_FALSE(store->get("poison"));
 }
 
+TEST_F(RequestStoreTest, SecondOpenOfTheSameFileIsRefused) {
+  auto store = open();
+  std::string err = open_error();
+  EXPECT_NE(err.find(options_.path), std::string::npos) << err;
+  EXPECT_NE(err.find("is in use by"), std::string::npos) << err;
+  EXPECT_NE(err.find("pid " + std::to_string(getpid())), std::string::npos) << err;
+  EXPECT_TRUE(store->ready());  // the refused open changed nothing for the first
+  store.reset();
+  EXPECT_EQ(open_error(), "");  // released when the store closes
+}
+
+TEST_F(RequestStoreTest, FileInUseByAnotherProcessIsRefusedNamingIt) {
+  int opened[2], release[2];
+  ASSERT_EQ(pipe(opened), 0);
+  ASSERT_EQ(pipe(release), 0);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(opened[0]);
+    close(release[1]);
+    auto store = open_sqlite_request_store(options_);
+    if (write(opened[1], "x", 1) != 1) _exit(5);
+    char c;
+    while (read(release[0], &c, 1) > 0) {
+    }
+    _exit(0);
+  }
+  close(opened[1]);
+  close(release[0]);
+  char c = 0;
+  ASSERT_EQ(read(opened[0], &c, 1), 1);
+  std::string err = open_error();
+  EXPECT_NE(err.find(options_.path), std::string::npos) << err;
+  EXPECT_NE(err.find("is in use by another process (pid " + std::to_string(child) + ")"),
+            std::string::npos) << err;
+  close(release[1]);  // the child exits; the kernel releases its lock
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  close(opened[0]);
+  EXPECT_EQ(open_error(), "");
+}
+
 }  // namespace
 }  // namespace sluice::store

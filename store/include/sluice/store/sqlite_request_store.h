@@ -25,7 +25,9 @@
 // The file: its schema is versioned (PRAGMA user_version) and marked as Sluice's
 // (PRAGMA application_id); a file of a newer version, or another program's database,
 // or a file that is not a database is refused with an error naming it. One process uses
-// a store file at a time.
+// a store file at a time: the store holds an exclusive flock on "<path>.lock" (created
+// beside the file, left there) for its life; a second open — from another process or
+// from the same one — throws StoreError "... is in use by another process (pid N) ...".
 #pragma once
 
 #include <chrono>
@@ -63,8 +65,8 @@ struct SqliteStoreOptions {
 inline constexpr int kRequestStoreSchemaVersion = 1;
 
 // Opens (creating if needed) the store. Throws StoreError naming the file when it
-// cannot: a missing or unwritable folder, a file that is not a database, another
-// program's database, a newer schema.
+// cannot: a missing or unwritable folder, a file in use by another store, a file that
+// is not a database, another program's database, a newer schema.
 std::unique_ptr<RequestStore> open_sqlite_request_store(const SqliteStoreOptions& options);
 
 }  // namespace sluice::store
