@@ -310,6 +310,8 @@ class SqliteRequestStore final : public RequestStore {
   void commit_batch(std::vector<Op>& batch, std::vector<std::string>* errors);
   void apply(Op& op);
   void rollback();
+  // When the WAL file is over options_.wal_checkpoint_bytes: a TRUNCATE checkpoint.
+  void checkpoint_if_large();
 
   // Refuses a queued write of `bytes` (id and values together) when over the limit:
   // counts it, records why, and returns true (the caller drops it).
@@ -339,7 +341,7 @@ class SqliteRequestStore final : public RequestStore {
 
   std::atomic<bool> healthy_{true};
   std::atomic<uint64_t> accepted_{0}, duplicates_{0}, transactions_{0}, writes_{0},
-      lost_writes_{0}, expired_{0}, too_large_{0};
+      lost_writes_{0}, expired_{0}, too_large_{0}, checkpoints_{0};
   mutable std::mutex dropped_mutex_;
   std::string last_dropped_;  // guarded by dropped_mutex_
 
@@ -540,6 +542,7 @@ StoreStats SqliteRequestStore::stats() const {
   s.lost_writes = lost_writes_.load();
   s.expired = expired_.load();
   s.too_large = too_large_.load();
+  s.checkpoints = checkpoints_.load();
   std::lock_guard lock(dropped_mutex_);
   s.last_dropped = last_dropped_;
   return s;
@@ -551,6 +554,7 @@ void SqliteRequestStore::writer_loop() {
   auto next_cleanup = Clock::now() + options_.cleanup_interval;
   std::vector<Op> batch;
   std::vector<std::string> errors;
+  bool checkpoint_due = false;
   std::unique_lock lock(mutex_);
   for (;;) {
     if (queue_.empty()) {
@@ -570,6 +574,7 @@ void SqliteRequestStore::writer_loop() {
       op.seq = ++enqueued_seq_;
       queue_.push_back(std::move(op));
       next_cleanup = Clock::now() + options_.cleanup_interval;
+      checkpoint_due = true;  // after the expire's commit
     }
     if (queue_.empty()) continue;
 
@@ -597,7 +602,28 @@ void SqliteRequestStore::writer_loop() {
     }
     handled_seq_ = batch.back().seq;
     if (barrier_waiters_ > 0) done_cv_.notify_all();
+    if (checkpoint_due) {
+      checkpoint_due = false;
+      lock.unlock();
+      checkpoint_if_large();
+      lock.lock();
+    }
   }
+}
+
+void SqliteRequestStore::checkpoint_if_large() {
+  // SQLite's automatic checkpoints are PASSIVE: they copy what no reader still needs and
+  // never reset the WAL while a reader holds an older snapshot, so with readers always
+  // present the WAL grows for ever. A TRUNCATE checkpoint waits (busy_timeout) for the
+  // readers of old snapshots to finish, copies everything and truncates the WAL to zero.
+  if (options_.wal_checkpoint_bytes == 0) return;
+  std::error_code ec;
+  uintmax_t size = std::filesystem::file_size(options_.path + "-wal", ec);
+  if (ec || size < options_.wal_checkpoint_bytes) return;
+  int rc = sqlite3_wal_checkpoint_v2(writer_db_->conn.handle(), nullptr,
+                                     SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  // BUSY (a reader held its snapshot past busy_timeout): tried again at the next cleanup.
+  if (rc == SQLITE_OK) checkpoints_.fetch_add(1);
 }
 
 void SqliteRequestStore::rollback() {

@@ -695,5 +695,24 @@ TEST_F(RequestStoreTest, FileInUseByAnotherProcessIsRefusedNamingIt) {
   EXPECT_EQ(open_error(), "");
 }
 
+// The periodic cleanup truncates a WAL grown over the threshold (automatic checkpoints
+// are passive and never shrink it).
+TEST_F(RequestStoreTest, PeriodicCleanupTruncatesALargeWal) {
+  options_.wal_checkpoint_bytes = 256 * 1024;
+  options_.cleanup_interval = std::chrono::milliseconds(20);
+  auto store = open();
+  ASSERT_EQ(store->accept(request("a")), AcceptResult::kAccepted);
+  for (int i = 0; i < 200; ++i) store->add_result("a", "sink", std::string(5000, 'v'));
+  store->flush();
+  const std::string wal = options_.path + "-wal";
+  auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  while ((fs::file_size(wal) >= options_.wal_checkpoint_bytes || store->stats().checkpoints == 0) &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_LT(fs::file_size(wal), options_.wal_checkpoint_bytes);
+  EXPECT_GE(store->stats().checkpoints, 1u);
+  EXPECT_EQ(store->get("a")->results.size(), 200u);
+}
+
 }  // namespace
 }  // namespace sluice::store

@@ -107,6 +107,7 @@ struct StoreStats {
   uint64_t expired = 0;        // records deleted by TTL
   uint64_t too_large = 0;      // queued writes dropped: larger than the store's limit
   std::string last_dropped;    // why the last of those was dropped (for the log)
+  uint64_t checkpoints = 0;    // forced WAL checkpoints (the WAL had grown too large)
 };
 
 class RequestStore {

@@ -59,6 +59,12 @@ struct SqliteStoreOptions {
   // How long the writer waits for a write lock held by someone else (another process
   // writing the file, a tool) before its group fails with "database is locked".
   std::chrono::milliseconds busy_timeout{5000};
+  // The periodic cleanup also checkpoints the WAL with TRUNCATE when the -wal file is at
+  // least this large (0: never), so readers that always overlap cannot keep SQLite's
+  // automatic (passive) checkpoints from ever resetting it. The checkpoint waits up to
+  // busy_timeout for readers of older snapshots; when they outlast it, the next cleanup
+  // tries again. Needs cleanup_interval > 0.
+  uint64_t wal_checkpoint_bytes = 64ull * 1024 * 1024;
 };
 
 // The schema version this build writes and reads.
