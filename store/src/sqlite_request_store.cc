@@ -317,9 +317,25 @@ class SqliteRequestStore final : public RequestStore {
   // counts it, records why, and returns true (the caller drops it).
   bool drop_if_too_large(size_t bytes, const char* what, std::string_view id);
 
-  // Leases a reader connection (opening one when all are in use).
+  // Leases a reader connection: an idle one, else a new one while fewer than
+  // max_readers are open, else waits for one to be returned.
   std::unique_ptr<ReaderDb> take_reader();
   void return_reader(std::unique_ptr<ReaderDb> r);
+  // Returns the leased reader however the read ends (a read that throws must not keep
+  // it: with a capped pool a lost lease would be lost capacity).
+  class ReaderLease {
+   public:
+    explicit ReaderLease(SqliteRequestStore& store) : store_(store), db_(store.take_reader()) {}
+    ~ReaderLease() { store_.return_reader(std::move(db_)); }
+    ReaderLease(const ReaderLease&) = delete;
+    ReaderLease& operator=(const ReaderLease&) = delete;
+    ReaderDb* operator->() const { return db_.get(); }
+    ReaderDb& operator*() const { return *db_; }
+
+   private:
+    SqliteRequestStore& store_;
+    std::unique_ptr<ReaderDb> db_;
+  };
 
   const SqliteStoreOptions options_;
   std::unique_ptr<FileLock> lock_;       // before the connections: released after them
@@ -336,8 +352,10 @@ class SqliteRequestStore final : public RequestStore {
   bool writer_idle_ = false;         // guarded by mutex_
   bool stop_ = false;                // guarded by mutex_
 
-  std::mutex readers_mutex_;
+  mutable std::mutex readers_mutex_;
+  std::condition_variable readers_cv_;                  // a reader was returned
   std::vector<std::unique_ptr<ReaderDb>> idle_readers_;  // guarded by readers_mutex_
+  size_t open_readers_ = 0;                              // guarded by readers_mutex_
 
   std::atomic<bool> healthy_{true};
   std::atomic<uint64_t> accepted_{0}, duplicates_{0}, transactions_{0}, writes_{0},
@@ -398,7 +416,10 @@ SqliteRequestStore::SqliteRequestStore(const SqliteStoreOptions& options) : opti
   sqlite3_busy_timeout(writer_db_->conn.handle(), static_cast<int>(options_.busy_timeout.count()));
   // Open one reader now, so a file that readers cannot use fails here and not at the
   // first fetch.
+  if (options_.max_readers == 0)
+    throw StoreError("request store " + options_.path + ": max_readers must be at least 1");
   idle_readers_.push_back(std::make_unique<ReaderDb>(options_.path));
+  open_readers_ = 1;
   writer_ = std::thread([this] { writer_loop(); });
 }
 
@@ -543,6 +564,10 @@ StoreStats SqliteRequestStore::stats() const {
   s.expired = expired_.load();
   s.too_large = too_large_.load();
   s.checkpoints = checkpoints_.load();
+  {
+    std::lock_guard lock(readers_mutex_);
+    s.readers = open_readers_;
+  }
   std::lock_guard lock(dropped_mutex_);
   s.last_dropped = last_dropped_;
   return s;
@@ -777,25 +802,36 @@ void SqliteRequestStore::apply(Op& op) {
 }
 
 std::unique_ptr<ReaderDb> SqliteRequestStore::take_reader() {
-  {
-    std::lock_guard lock(readers_mutex_);
-    if (!idle_readers_.empty()) {
-      auto r = std::move(idle_readers_.back());
-      idle_readers_.pop_back();
-      return r;
-    }
+  std::unique_lock lock(readers_mutex_);
+  readers_cv_.wait(lock, [&] { return !idle_readers_.empty() || open_readers_ < options_.max_readers; });
+  if (!idle_readers_.empty()) {
+    auto r = std::move(idle_readers_.back());
+    idle_readers_.pop_back();
+    return r;
   }
-  return std::make_unique<ReaderDb>(options_.path);
+  ++open_readers_;
+  lock.unlock();
+  try {
+    return std::make_unique<ReaderDb>(options_.path);
+  } catch (...) {
+    lock.lock();
+    --open_readers_;
+    readers_cv_.notify_one();
+    throw;
+  }
 }
 
 void SqliteRequestStore::return_reader(std::unique_ptr<ReaderDb> r) {
-  std::lock_guard lock(readers_mutex_);
-  idle_readers_.push_back(std::move(r));
+  {
+    std::lock_guard lock(readers_mutex_);
+    idle_readers_.push_back(std::move(r));
+  }
+  readers_cv_.notify_one();
 }
 
 std::optional<RequestRecord> SqliteRequestStore::get(std::string_view id) {
   wait_for_writer();  // read-your-writes: see everything queued before this call
-  std::unique_ptr<ReaderDb> db = take_reader();
+  ReaderLease db(*this);
   std::optional<RequestRecord> rec;
   {
     ReadTransaction tx(*db);
@@ -823,13 +859,12 @@ std::optional<RequestRecord> SqliteRequestStore::get(std::string_view id) {
                              from_us(db->steps.column_int(2))});
     }
   }
-  return_reader(std::move(db));
   return rec;
 }
 
 std::vector<NewRequest> SqliteRequestStore::unfinished() {
   wait_for_writer();
-  std::unique_ptr<ReaderDb> db = take_reader();
+  ReaderLease db(*this);
   std::vector<NewRequest> out;
   {
     ReadTransaction tx(*db);
@@ -843,7 +878,6 @@ std::vector<NewRequest> SqliteRequestStore::unfinished() {
       out.push_back(std::move(r));
     }
   }
-  return_reader(std::move(db));
   return out;
 }
 

@@ -714,5 +714,27 @@ TEST_F(RequestStoreTest, PeriodicCleanupTruncatesALargeWal) {
   EXPECT_EQ(store->get("a")->results.size(), 200u);
 }
 
+TEST_F(RequestStoreTest, ReadersBeyondTheCapWaitForAConnection) {
+  options_.max_readers = 2;
+  auto store = open();
+  for (int i = 0; i < 8; ++i) store->accept(request("r" + std::to_string(i)));
+  constexpr int kThreads = 8;
+  std::atomic<int> found{0};
+  std::barrier sync(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      sync.arrive_and_wait();
+      for (int i = 0; i < 200; ++i) {
+        if (store->get("r" + std::to_string((t + i) % 8))) ++found;
+        if (i % 50 == 0) store->unfinished();
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(found.load(), kThreads * 200);
+  EXPECT_GE(store->stats().readers, 1u);
+  EXPECT_LE(store->stats().readers, 2u);
+}
+
 }  // namespace
 }  // namespace sluice::store

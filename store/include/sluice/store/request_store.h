@@ -108,6 +108,7 @@ struct StoreStats {
   uint64_t too_large = 0;      // queued writes dropped: larger than the store's limit
   std::string last_dropped;    // why the last of those was dropped (for the log)
   uint64_t checkpoints = 0;    // forced WAL checkpoints (the WAL had grown too large)
+  uint64_t readers = 0;        // read connections open (at most the implementation's cap)
 };
 
 class RequestStore {

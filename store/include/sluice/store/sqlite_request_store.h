@@ -18,8 +18,9 @@
 // lost to an OS crash or a power loss. kNormal is not "durable before acknowledged" in
 // that stronger sense; it exists for measurement and for deployments that accept it.
 //
-// Reads go through a pool of read-only connections (one per concurrent reader), each
-// read in one read transaction, so a record's results and path are one snapshot. In WAL
+// Reads go through a pool of query-only connections, opened on demand up to max_readers;
+// a read beyond that waits for a connection to be returned. Each read is one read
+// transaction, so a record's results and path are one snapshot. In WAL
 // mode readers never block the writer nor the writer them.
 //
 // The file: its schema is versioned (PRAGMA user_version) and marked as Sluice's
@@ -65,6 +66,9 @@ struct SqliteStoreOptions {
   // busy_timeout for readers of older snapshots; when they outlast it, the next cleanup
   // tries again. Needs cleanup_interval > 0.
   uint64_t wal_checkpoint_bytes = 64ull * 1024 * 1024;
+  // Most read connections open at once (at least 1): a get() or unfinished() beyond
+  // them waits for one to be free instead of opening another.
+  size_t max_readers = 8;
 };
 
 // The schema version this build writes and reads.
