@@ -18,8 +18,12 @@
 
 #include "header_codec.h"
 #include "sqlite_db.h"
+#include "test_hooks.h"
 
 namespace sluice::store {
+
+std::function<void()> test_hooks::before_apply;
+
 namespace {
 
 using sqlite::Connection;
@@ -75,6 +79,7 @@ struct Waiter {
   // commit, and waking them all each commit doubled the context switches).
   std::condition_variable cv;
   bool done = false;
+  bool failed = false;
   bool accepted = false;
   size_t count = 0;
   std::string error;
@@ -93,6 +98,7 @@ struct Op {
   const NewRequest* request = nullptr;  // accept: the caller's, alive while it waits
   Waiter* waiter = nullptr;
   // Filled in by apply(), delivered to the waiter only after the commit.
+  bool failed = false;  // set when the writer failed without an error message for it
   bool accepted = false;
   size_t count = 0;
 };
@@ -492,7 +498,7 @@ AcceptResult SqliteRequestStore::accept(const NewRequest& request) {
   op.request = &request;
   Waiter w;
   enqueue_and_wait(std::move(op), &w);
-  if (!w.error.empty()) throw StoreError(w.error);
+  if (w.failed) throw StoreError(w.error.empty() ? "request store " + options_.path + ": write failed" : w.error);
   return w.accepted ? AcceptResult::kAccepted : AcceptResult::kDuplicate;
 }
 
@@ -548,7 +554,7 @@ size_t SqliteRequestStore::expire_now(Time now) {
   op.t1 = to_us(now - options_.ttl);
   Waiter w;
   enqueue_and_wait(std::move(op), &w);
-  if (!w.error.empty()) throw StoreError(w.error);
+  if (w.failed) throw StoreError(w.error.empty() ? "request store " + options_.path + ": write failed" : w.error);
   return w.count;
 }
 
@@ -611,15 +617,32 @@ void SqliteRequestStore::writer_loop() {
       queue_.pop_front();
     }
     lock.unlock();
-    errors.assign(batch.size(), std::string());
-    commit_batch(batch, &errors);
+    try {
+      errors.assign(batch.size(), std::string());
+      commit_batch(batch, &errors);
+    } catch (...) {
+      // commit_batch catches what its transactions throw; this is what is left (an
+      // allocation failing around them). The group fails; the writer goes on.
+      for (size_t i = 0; i < batch.size(); ++i) {
+        batch[i].accepted = false;
+        batch[i].failed = true;
+        try {
+          if (errors.size() <= i) errors.resize(batch.size());
+          errors[i] = "request store " + options_.path + ": writer failed (out of memory?)";
+        } catch (...) {
+        }
+      }
+      lost_writes_.fetch_add(batch.size());
+      healthy_.store(false, std::memory_order_relaxed);
+    }
     lock.lock();
     for (size_t i = 0; i < batch.size(); ++i) {
       Op& op = batch[i];
       if (!op.waiter) continue;
       op.waiter->accepted = op.accepted;
       op.waiter->count = op.count;
-      op.waiter->error = std::move(errors[i]);
+      if (i < errors.size()) op.waiter->error = std::move(errors[i]);
+      op.waiter->failed = op.failed || !op.waiter->error.empty();
       op.waiter->done = true;
       // Under the lock: once the lock is released the waiter may return and its Waiter
       // (on its stack) be gone.
@@ -716,6 +739,18 @@ void SqliteRequestStore::commit_batch(std::vector<Op>& batch, std::vector<std::s
       rollback();
       *per_op = false;
       return e.what();
+    } catch (const std::exception& e) {
+      // bad_alloc or anything else unforeseen: fail the group, never the process (an
+      // exception leaving the writer thread would be std::terminate).
+      db.commit.reset();
+      rollback();
+      *per_op = false;
+      return "request store " + options_.path + ": writer: " + e.what();
+    } catch (...) {
+      db.commit.reset();
+      rollback();
+      *per_op = false;
+      return "request store " + options_.path + ": writer: unknown exception";
     }
   };
 
@@ -741,6 +776,7 @@ void SqliteRequestStore::commit_batch(std::vector<Op>& batch, std::vector<std::s
 }
 
 void SqliteRequestStore::apply(Op& op) {
+  if (test_hooks::before_apply) test_hooks::before_apply();
   WriterDb& db = *writer_db_;
   sqlite3* h = db.conn.handle();
   switch (op.kind) {

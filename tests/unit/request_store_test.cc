@@ -17,6 +17,7 @@
 
 #include "sluice/store/sqlite_request_store.h"
 #include "sqlite_db.h"
+#include "test_hooks.h"
 
 namespace sluice::store {
 namespace {
@@ -734,6 +735,40 @@ TEST_F(RequestStoreTest, ReadersBeyondTheCapWaitForAConnection) {
   EXPECT_EQ(found.load(), kThreads * 200);
   EXPECT_GE(store->stats().readers, 1u);
   EXPECT_LE(store->stats().readers, 2u);
+}
+
+// Something the writer cannot foresee (here std::bad_alloc) fails the group with
+// StoreError; it does not leave the writer thread (std::terminate).
+TEST_F(RequestStoreTest, AnExceptionInTheWriterFailsTheGroupNotTheProcess) {
+  std::atomic<bool> fail{false};
+  test_hooks::before_apply = [&] {
+    if (fail.load()) throw std::bad_alloc();
+  };
+  struct Unhook {
+    ~Unhook() { test_hooks::before_apply = nullptr; }
+  } unhook;
+  {
+    auto store = open();
+    ASSERT_EQ(store->accept(request("a")), AcceptResult::kAccepted);
+    fail = true;
+    try {
+      store->accept(request("b"));
+      ADD_FAILURE() << "accept did not throw";
+    } catch (const StoreError& e) {
+      std::string err = e.what();
+      EXPECT_NE(err.find(options_.path), std::string::npos) << err;
+      EXPECT_NE(err.find("bad_alloc"), std::string::npos) << err;
+    }
+    EXPECT_FALSE(store->ready());
+    store->add_result("a", "sink", "lost");
+    store->flush();
+    fail = false;
+    EXPECT_EQ(store->accept(request("c")), AcceptResult::kAccepted);
+    EXPECT_TRUE(store->ready());
+    EXPECT_TRUE(store->get("a")->results.empty());
+    EXPECT_FALSE(store->get("b"));
+    EXPECT_EQ(store->stats().lost_writes, 2u);
+  }
 }
 
 }  // namespace
