@@ -297,10 +297,29 @@ class SqliteRequestStore final : public RequestStore {
   std::vector<NewRequest> unfinished() override;
   size_t expire_now(Time now) override;
   void flush() override;
+  void close() override;
   bool ready() const override { return healthy_.load(std::memory_order_relaxed); }
   StoreStats stats() const override;
 
  private:
+  // Counts a call in progress for close(); throws StoreError "closed" once close() began.
+  class InCall {
+   public:
+    explicit InCall(SqliteRequestStore& store) : store_(store) {
+      store_.calls_.fetch_add(1);
+      if (store_.closing_.load()) {
+        store_.calls_.fetch_sub(1);
+        throw StoreError("request store " + store_.options_.path + ": closed");
+      }
+    }
+    ~InCall() { store_.calls_.fetch_sub(1); }
+    InCall(const InCall&) = delete;
+    InCall& operator=(const InCall&) = delete;
+
+   private:
+    SqliteRequestStore& store_;
+  };
+
   // Queues `op`; returns its sequence number.
   uint64_t enqueue(Op op);
   // Queues `op` and blocks until its transaction has committed or failed.
@@ -364,6 +383,12 @@ class SqliteRequestStore final : public RequestStore {
   size_t open_readers_ = 0;                              // guarded by readers_mutex_
 
   std::atomic<bool> healthy_{true};
+  // close(): set first, so new calls throw; close() then waits for calls_ to reach 0.
+  // Both sequentially consistent: a call either sees closing_ or is counted in calls_.
+  std::atomic<bool> closing_{false};
+  std::atomic<int64_t> calls_{0};
+  std::mutex close_mutex_;  // one close() at a time; the second waits and returns
+  bool closed_ = false;     // guarded by close_mutex_
   std::atomic<uint64_t> accepted_{0}, duplicates_{0}, transactions_{0}, writes_{0},
       lost_writes_{0}, expired_{0}, too_large_{0}, checkpoints_{0};
   mutable std::mutex dropped_mutex_;
@@ -429,15 +454,30 @@ SqliteRequestStore::SqliteRequestStore(const SqliteStoreOptions& options) : opti
   writer_ = std::thread([this] { writer_loop(); });
 }
 
-SqliteRequestStore::~SqliteRequestStore() {
+SqliteRequestStore::~SqliteRequestStore() { close(); }
+
+void SqliteRequestStore::close() {
+  std::lock_guard close_lock(close_mutex_);
+  if (closed_) return;
+  closing_.store(true);
+  // Calls already inside finish normally (the writer still runs and commits what they
+  // queued); new ones throw "closed". They are short: an accept waits for one commit.
+  while (calls_.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   {
     std::lock_guard lock(mutex_);
     stop_ = true;
   }
   work_cv_.notify_one();
   writer_.join();  // the writer commits everything queued before it exits
-  idle_readers_.clear();
+  healthy_.store(false);
+  {
+    std::lock_guard lock(readers_mutex_);
+    idle_readers_.clear();
+    open_readers_ = 0;
+  }
   writer_db_.reset();  // the last connection to close checkpoints and removes the WAL
+  lock_.reset();       // another store may open the file now
+  closed_ = true;
 }
 
 uint64_t SqliteRequestStore::enqueue(Op op) {
@@ -483,6 +523,7 @@ bool SqliteRequestStore::drop_if_too_large(size_t bytes, const char* what, std::
 }
 
 AcceptResult SqliteRequestStore::accept(const NewRequest& request) {
+  InCall call(*this);
   Op op(Op::Kind::kAccept);
   op.a = encode_headers(request.headers);  // in the caller's thread: keeps the writer lean
   if (request.body.size() > max_bytes_)
@@ -504,6 +545,7 @@ AcceptResult SqliteRequestStore::accept(const NewRequest& request) {
 
 void SqliteRequestStore::add_result(std::string_view id, std::string_view stage,
                                     std::string_view value) {
+  InCall call(*this);
   if (drop_if_too_large(id.size() + stage.size() + value.size(), "result", id)) return;
   Op op(Op::Kind::kResult);
   op.id = id;
@@ -513,6 +555,7 @@ void SqliteRequestStore::add_result(std::string_view id, std::string_view stage,
 }
 
 void SqliteRequestStore::add_step(std::string_view id, std::string_view stage, Time start, Time end) {
+  InCall call(*this);
   if (drop_if_too_large(id.size() + stage.size(), "step", id)) return;
   Op op(Op::Kind::kStep);
   op.id = id;
@@ -524,6 +567,7 @@ void SqliteRequestStore::add_step(std::string_view id, std::string_view stage, T
 
 void SqliteRequestStore::complete(std::string_view id, Outcome outcome, std::string_view error,
                                   Time at) {
+  InCall call(*this);
   if (drop_if_too_large(id.size(), "outcome", id)) return;
   Op op(Op::Kind::kComplete);
   op.id = id;
@@ -543,6 +587,7 @@ void SqliteRequestStore::complete(std::string_view id, Outcome outcome, std::str
 }
 
 void SqliteRequestStore::restart(std::string_view id) {
+  InCall call(*this);
   if (drop_if_too_large(id.size(), "restart", id)) return;
   Op op(Op::Kind::kRestart);
   op.id = id;
@@ -550,6 +595,7 @@ void SqliteRequestStore::restart(std::string_view id) {
 }
 
 size_t SqliteRequestStore::expire_now(Time now) {
+  InCall call(*this);
   Op op(Op::Kind::kExpire);
   op.t1 = to_us(now - options_.ttl);
   Waiter w;
@@ -558,7 +604,10 @@ size_t SqliteRequestStore::expire_now(Time now) {
   return w.count;
 }
 
-void SqliteRequestStore::flush() { wait_for_writer(); }
+void SqliteRequestStore::flush() {
+  InCall call(*this);
+  wait_for_writer();
+}
 
 StoreStats SqliteRequestStore::stats() const {
   StoreStats s;
@@ -866,6 +915,7 @@ void SqliteRequestStore::return_reader(std::unique_ptr<ReaderDb> r) {
 }
 
 std::optional<RequestRecord> SqliteRequestStore::get(std::string_view id) {
+  InCall call(*this);
   wait_for_writer();  // read-your-writes: see everything queued before this call
   ReaderLease db(*this);
   std::optional<RequestRecord> rec;
@@ -899,6 +949,7 @@ std::optional<RequestRecord> SqliteRequestStore::get(std::string_view id) {
 }
 
 std::vector<NewRequest> SqliteRequestStore::unfinished() {
+  InCall call(*this);
   wait_for_writer();
   ReaderLease db(*this);
   std::vector<NewRequest> out;

@@ -771,5 +771,68 @@ TEST_F(RequestStoreTest, AnExceptionInTheWriterFailsTheGroupNotTheProcess) {
   }
 }
 
+// The message a call throws, or "" when it does not.
+template <typename F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const StoreError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST_F(RequestStoreTest, AfterCloseEveryOperationThrowsClosed) {
+  auto store = open();
+  ASSERT_EQ(store->accept(request("a")), AcceptResult::kAccepted);
+  store->add_result("a", "sink", "queued before close");
+  store->close();  // commits what is queued
+  EXPECT_FALSE(store->ready());
+  auto closed = [&](auto f) { return error_of(f).find("closed") != std::string::npos; };
+  EXPECT_TRUE(closed([&] { store->accept(request("b")); }));
+  EXPECT_TRUE(closed([&] { store->add_result("a", "sink", "late"); }));
+  EXPECT_TRUE(closed([&] { store->add_step("a", "map", at_s(1), at_s(2)); }));
+  EXPECT_TRUE(closed([&] { store->complete("a", Outcome::kCompleted, "", at_s(3)); }));
+  EXPECT_TRUE(closed([&] { store->restart("a"); }));
+  EXPECT_TRUE(closed([&] { store->get("a"); }));
+  EXPECT_TRUE(closed([&] { store->unfinished(); }));
+  EXPECT_TRUE(closed([&] { store->expire_now(at_s(10)); }));
+  EXPECT_TRUE(closed([&] { store->flush(); }));
+  EXPECT_EQ(store->stats().accepted, 1u);
+  store->close();  // idempotent
+  // The file is released and holds what was queued before close().
+  auto again = open();
+  auto rec = again->get("a");
+  ASSERT_TRUE(rec);
+  ASSERT_EQ(rec->results.size(), 1u);
+  EXPECT_EQ(rec->status, RequestStatus::kInProgress);
+}
+
+// close() from one thread while another is inside accept(): the call finishes with its
+// own answer (here "locked"), close() returns after it, and nothing hangs.
+TEST_F(RequestStoreTest, CloseWaitsForCallsInProgress) {
+  options_.busy_timeout = std::chrono::milliseconds(400);
+  auto store = open();
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(options_.path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  std::atomic<bool> entering{false}, returned{false};
+  std::string err;
+  std::thread caller([&] {
+    entering = true;
+    err = error_of([&] { store->accept(request("in-flight")); });
+    returned = true;
+  });
+  while (!entering) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // inside its busy wait
+  store->close();
+  EXPECT_TRUE(returned.load());
+  caller.join();
+  EXPECT_NE(err.find("locked"), std::string::npos) << err;
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  EXPECT_NE(error_of([&] { store->accept(request("late")); }).find("closed"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sluice::store

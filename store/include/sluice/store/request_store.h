@@ -35,7 +35,15 @@
 //     (e.g. a constraint) fails alone: accept() throws StoreError, the others are stored,
 //     and ready() stays true. A failed queued write is counted in stats().lost_writes.
 //
+//   - close() (and the destructor, which calls it) waits for the calls in progress,
+//     commits what is queued and closes the file; every call after it began throws
+//     StoreError "... closed" (ready() is false, stats() still answers).
+//
 // Thread-safety: every member may be called from any number of threads at once.
+// Destruction: the owner must make sure no call is in progress or can still start when
+// it destroys the store (join or stop the callers first, or call close() first and let
+// late callers get "closed" while the object is still alive). A call racing the
+// destructor is a use-after-free that close() cannot prevent.
 // Ownership: the store copies what it is given; records returned are the caller's.
 #pragma once
 
@@ -140,8 +148,12 @@ class RequestStore {
   virtual size_t expire_now(Time now) = 0;
   // Blocks until every write queued before the call is committed (or failed).
   virtual void flush() = 0;
+  // Stops the store: waits for calls in progress, commits everything queued, closes the
+  // file (another store may open it then). Every later call except ready() and stats()
+  // throws StoreError "closed". Idempotent; the destructor calls it.
+  virtual void close() = 0;
 
-  // True while the store can take writes (opened, last write succeeded).
+  // True while the store can take writes (opened, not closed, last write succeeded).
   virtual bool ready() const = 0;
   virtual StoreStats stats() const = 0;
 };
