@@ -1,5 +1,7 @@
 #include "sqlite_db.h"
 
+#include <string>
+
 namespace sluice::store::sqlite {
 
 Connection::Connection(const std::string& path, bool read_only) : path_(path) {
@@ -23,7 +25,7 @@ Connection::~Connection() { sqlite3_close_v2(db_); }
 void Connection::fail(std::string_view what, int rc) const {
   std::string msg = sqlite3_errmsg(db_);
   if (msg.empty() || msg == "not an error") msg = sqlite3_errstr(rc);
-  throw StoreError("request store " + path_ + ": " + std::string(what) + ": " + msg);
+  throw Error("request store " + path_ + ": " + std::string(what) + ": " + msg, rc);
 }
 
 void Connection::exec(const char* sql) {
@@ -43,23 +45,27 @@ Statement::Statement(Connection& conn, const char* sql) : conn_(conn) {
 
 Statement::~Statement() { sqlite3_finalize(stmt_); }
 
-Statement& Statement::bind(int i, int64_t v) {
-  sqlite3_bind_int64(stmt_, i, v);
+Statement& Statement::check_bind(int rc, int i) {
+  if (rc != SQLITE_OK)
+    conn_.fail("binding parameter " + std::to_string(i) + " of " + sqlite3_sql(stmt_), rc);
   return *this;
 }
+
+Statement& Statement::bind(int i, int64_t v) { return check_bind(sqlite3_bind_int64(stmt_, i, v), i); }
 Statement& Statement::bind_text(int i, std::string_view v) {
-  sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
-  return *this;
+  // A null data pointer would bind NULL; an empty text stays an empty text.
+  return check_bind(sqlite3_bind_text64(stmt_, i, v.empty() ? "" : v.data(),
+                                        static_cast<sqlite3_uint64>(v.size()), SQLITE_STATIC,
+                                        SQLITE_UTF8),
+                    i);
 }
 Statement& Statement::bind_blob(int i, std::string_view v) {
   // A zero-length blob from a null pointer would bind NULL; keep it a blob.
-  sqlite3_bind_blob(stmt_, i, v.empty() ? "" : v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
-  return *this;
+  return check_bind(sqlite3_bind_blob64(stmt_, i, v.empty() ? "" : v.data(),
+                                        static_cast<sqlite3_uint64>(v.size()), SQLITE_STATIC),
+                    i);
 }
-Statement& Statement::bind_null(int i) {
-  sqlite3_bind_null(stmt_, i);
-  return *this;
-}
+Statement& Statement::bind_null(int i) { return check_bind(sqlite3_bind_null(stmt_, i), i); }
 
 bool Statement::step() {
   int rc = sqlite3_step(stmt_);

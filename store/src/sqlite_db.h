@@ -17,6 +17,18 @@ namespace sluice::store::sqlite {
 
 class Statement;
 
+// A StoreError from SQLite, with its (extended) result code, so the writer can tell an
+// error caused by one operation (SQLITE_TOOBIG, SQLITE_CONSTRAINT...) from one of the file
+// or the system (SQLITE_BUSY, SQLITE_FULL, SQLITE_IOERR...).
+class Error : public StoreError {
+ public:
+  Error(const std::string& what, int code) : StoreError(what), code_(code) {}
+  int code() const { return code_; }
+
+ private:
+  int code_;
+};
+
 class Connection {
  public:
   // Throws StoreError naming `path` when the file cannot be opened.
@@ -32,7 +44,7 @@ class Connection {
 
   sqlite3* handle() const { return db_; }
   const std::string& path() const { return path_; }
-  // "request store <path>: <what>: <sqlite message>"
+  // Throws Error "request store <path>: <what>: <sqlite message>".
   [[noreturn]] void fail(std::string_view what, int rc) const;
 
  private:
@@ -49,7 +61,10 @@ class Statement {
 
   // Binds are 1-based like SQLite's; text and blobs are copied by SQLite only when the
   // statement outlives them, so the caller keeps them alive until reset() (we bind with
-  // SQLITE_STATIC: no copy per bind).
+  // SQLITE_STATIC: no copy per bind). Every bind checks SQLite's answer and throws Error
+  // naming the parameter, the statement and the file: a value longer than the
+  // connection's SQLITE_LIMIT_LENGTH is SQLITE_TOOBIG, never truncated nor bound as NULL.
+  // Sizes are passed as 64-bit (sqlite3_bind_*64): nothing is cast to int.
   Statement& bind(int i, int64_t v);
   Statement& bind_text(int i, std::string_view v);
   Statement& bind_blob(int i, std::string_view v);
@@ -67,6 +82,8 @@ class Statement {
   bool column_is_null(int i) const { return sqlite3_column_type(stmt_, i) == SQLITE_NULL; }
 
  private:
+  Statement& check_bind(int rc, int i);
+
   Connection& conn_;
   sqlite3_stmt* stmt_ = nullptr;
 };

@@ -2,7 +2,12 @@
 // The contract is in sluice/store/request_store.h and sluice/store/sqlite_request_store.h.
 #include "sluice/store/sqlite_request_store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <atomic>
 #include <condition_variable>
@@ -13,8 +18,12 @@
 
 #include "header_codec.h"
 #include "sqlite_db.h"
+#include "test_hooks.h"
 
 namespace sluice::store {
+
+std::function<void()> test_hooks::before_apply;
+
 namespace {
 
 using sqlite::Connection;
@@ -24,6 +33,12 @@ using sqlite::Statement;
 // "SLUI": marks the file as a Sluice request store, so another program's database is
 // refused instead of being written into.
 constexpr int64_t kApplicationId = 0x534C5549;
+
+// What a record may hold beyond its values (other columns, the row's header): a request
+// whose id and values come closer than this to SQLITE_LIMIT_LENGTH is refused up front,
+// so SQLite never sees a row it would refuse with SQLITE_TOOBIG.
+constexpr size_t kRowHeadroom = 64 * 1024;
+constexpr size_t kMinRecordLimit = 1024 * 1024;
 
 enum StoredStatus : int64_t { kStoredInProgress = 0, kStoredCompleted = 1, kStoredFailed = 2 };
 
@@ -64,6 +79,7 @@ struct Waiter {
   // commit, and waking them all each commit doubled the context switches).
   std::condition_variable cv;
   bool done = false;
+  bool failed = false;
   bool accepted = false;
   size_t count = 0;
   std::string error;
@@ -82,6 +98,7 @@ struct Op {
   const NewRequest* request = nullptr;  // accept: the caller's, alive while it waits
   Waiter* waiter = nullptr;
   // Filled in by apply(), delivered to the waiter only after the commit.
+  bool failed = false;  // set when the writer failed without an error message for it
   bool accepted = false;
   size_t count = 0;
 };
@@ -176,6 +193,51 @@ Connection& WriterDb::init(Connection& conn) {
   return conn;
 }
 
+// One process per store file: an exclusive flock on "<db path>.lock", held for the
+// store's life. flock locks belong to the open file description, so a second open in
+// the same process is refused too. The holder's pid is written into the file for the
+// message of whoever is refused.
+class FileLock {
+ public:
+  explicit FileLock(const std::string& db_path) {
+    const std::string path = db_path + ".lock";
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0)
+      throw StoreError("request store " + db_path + ": cannot open its lock file " + path + ": " +
+                       std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      int err = errno;
+      char buf[32] = {};
+      ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
+      ::close(fd_);
+      fd_ = -1;
+      if (err != EWOULDBLOCK)
+        throw StoreError("request store " + db_path + ": cannot lock " + path + ": " +
+                         std::strerror(err));
+      std::string pid = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+      while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+      if (pid.find_first_not_of("0123456789") != std::string::npos) pid.clear();
+      std::string who = pid.empty()                        ? "another process"
+                        : pid == std::to_string(::getpid()) ? "another store in this process (pid " + pid + ")"
+                                                            : "another process (pid " + pid + ")";
+      throw StoreError("request store " + db_path + ": is in use by " + who +
+                       "; one process uses a store file at a time (lock file " + path + ")");
+    }
+    std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) < 0) {
+      // The pid is only for messages: the lock is what counts.
+    }
+  }
+  ~FileLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 // A reader's connection and its statements; leased from the pool by one thread at a time.
 struct ReaderDb {
   Connection conn;
@@ -235,10 +297,29 @@ class SqliteRequestStore final : public RequestStore {
   std::vector<NewRequest> unfinished() override;
   size_t expire_now(Time now) override;
   void flush() override;
+  void close() override;
   bool ready() const override { return healthy_.load(std::memory_order_relaxed); }
   StoreStats stats() const override;
 
  private:
+  // Counts a call in progress for close(); throws StoreError "closed" once close() began.
+  class InCall {
+   public:
+    explicit InCall(SqliteRequestStore& store) : store_(store) {
+      store_.calls_.fetch_add(1);
+      if (store_.closing_.load()) {
+        store_.calls_.fetch_sub(1);
+        throw StoreError("request store " + store_.options_.path + ": closed");
+      }
+    }
+    ~InCall() { store_.calls_.fetch_sub(1); }
+    InCall(const InCall&) = delete;
+    InCall& operator=(const InCall&) = delete;
+
+   private:
+    SqliteRequestStore& store_;
+  };
+
   // Queues `op`; returns its sequence number.
   uint64_t enqueue(Op op);
   // Queues `op` and blocks until its transaction has committed or failed.
@@ -247,18 +328,44 @@ class SqliteRequestStore final : public RequestStore {
   void wait_for_writer();
 
   void writer_loop();
-  // Applies a batch: one transaction; when it fails, each operation alone, so one bad
-  // operation does not fail the others. Returns nothing: results are in the ops.
+  // Applies a batch in one transaction. When one operation makes it fail (TOOBIG,
+  // CONSTRAINT...), each operation alone, so that one fails and not the others; when the
+  // file or the system fails (BUSY, FULL, IOERR...), the whole batch fails at once.
+  // Results are in the ops, errors in *errors.
   void commit_batch(std::vector<Op>& batch, std::vector<std::string>* errors);
   void apply(Op& op);
   void rollback();
+  // When the WAL file is over options_.wal_checkpoint_bytes: a TRUNCATE checkpoint.
+  void checkpoint_if_large();
 
-  // Leases a reader connection (opening one when all are in use).
+  // Refuses a queued write of `bytes` (id and values together) when over the limit:
+  // counts it, records why, and returns true (the caller drops it).
+  bool drop_if_too_large(size_t bytes, const char* what, std::string_view id);
+
+  // Leases a reader connection: an idle one, else a new one while fewer than
+  // max_readers are open, else waits for one to be returned.
   std::unique_ptr<ReaderDb> take_reader();
   void return_reader(std::unique_ptr<ReaderDb> r);
+  // Returns the leased reader however the read ends (a read that throws must not keep
+  // it: with a capped pool a lost lease would be lost capacity).
+  class ReaderLease {
+   public:
+    explicit ReaderLease(SqliteRequestStore& store) : store_(store), db_(store.take_reader()) {}
+    ~ReaderLease() { store_.return_reader(std::move(db_)); }
+    ReaderLease(const ReaderLease&) = delete;
+    ReaderLease& operator=(const ReaderLease&) = delete;
+    ReaderDb* operator->() const { return db_.get(); }
+    ReaderDb& operator*() const { return *db_; }
+
+   private:
+    SqliteRequestStore& store_;
+    std::unique_ptr<ReaderDb> db_;
+  };
 
   const SqliteStoreOptions options_;
+  std::unique_ptr<FileLock> lock_;       // before the connections: released after them
   std::unique_ptr<WriterDb> writer_db_;  // used by the writer thread only (after open)
+  size_t max_bytes_ = 0;                 // the largest id + values accepted (limit - headroom)
 
   std::mutex mutex_;
   std::condition_variable work_cv_;  // the writer waits for work
@@ -270,12 +377,22 @@ class SqliteRequestStore final : public RequestStore {
   bool writer_idle_ = false;         // guarded by mutex_
   bool stop_ = false;                // guarded by mutex_
 
-  std::mutex readers_mutex_;
+  mutable std::mutex readers_mutex_;
+  std::condition_variable readers_cv_;                  // a reader was returned
   std::vector<std::unique_ptr<ReaderDb>> idle_readers_;  // guarded by readers_mutex_
+  size_t open_readers_ = 0;                              // guarded by readers_mutex_
 
   std::atomic<bool> healthy_{true};
+  // close(): set first, so new calls throw; close() then waits for calls_ to reach 0.
+  // Both sequentially consistent: a call either sees closing_ or is counted in calls_.
+  std::atomic<bool> closing_{false};
+  std::atomic<int64_t> calls_{0};
+  std::mutex close_mutex_;  // one close() at a time; the second waits and returns
+  bool closed_ = false;     // guarded by close_mutex_
   std::atomic<uint64_t> accepted_{0}, duplicates_{0}, transactions_{0}, writes_{0},
-      lost_writes_{0}, expired_{0};
+      lost_writes_{0}, expired_{0}, too_large_{0}, checkpoints_{0};
+  mutable std::mutex dropped_mutex_;
+  std::string last_dropped_;  // guarded by dropped_mutex_
 
   std::thread writer_;  // last: started once everything above exists
 };
@@ -301,27 +418,66 @@ SqliteRequestStore::SqliteRequestStore(const SqliteStoreOptions& options) : opti
   if (options_.path.empty()) throw StoreError("request store: no file path given");
   if (options_.max_batch == 0) throw StoreError("request store " + options_.path + ": max_batch must be at least 1");
   check_folder(options_.path);
+  lock_ = std::make_unique<FileLock>(options_.path);
   writer_db_ = std::make_unique<WriterDb>(options_.path);
+  // The size limit: SQLite's SQLITE_LIMIT_LENGTH (or a lower one from the options) less
+  // headroom for the row around the values. Checked before queueing.
+  {
+    sqlite3* h = writer_db_->conn.handle();
+    int64_t limit = sqlite3_limit(h, SQLITE_LIMIT_LENGTH, -1);
+    if (options_.max_record_bytes != 0) {
+      if (options_.max_record_bytes < kMinRecordLimit)
+        throw StoreError("request store " + options_.path + ": max_record_bytes must be at least " +
+                         std::to_string(kMinRecordLimit));
+      if (static_cast<int64_t>(options_.max_record_bytes) < limit) {
+        sqlite3_limit(h, SQLITE_LIMIT_LENGTH, static_cast<int>(options_.max_record_bytes));
+        limit = sqlite3_limit(h, SQLITE_LIMIT_LENGTH, -1);
+      }
+    }
+    if (limit < static_cast<int64_t>(2 * kRowHeadroom))
+      throw StoreError("request store " + options_.path + ": SQLite's length limit (" +
+                       std::to_string(limit) + " bytes) is too small for a request store");
+    max_bytes_ = static_cast<size_t>(limit) - kRowHeadroom;
+  }
   // FULL: in WAL mode, NORMAL does not fsync at commit (only at checkpoints), so a
   // committed accept could vanish in an OS crash or power loss. FULL fsyncs the WAL at
   // every commit; group commit shares that fsync among everything in the transaction.
   writer_db_->conn.exec(options_.sync == SqliteStoreOptions::Sync::kFull ? "PRAGMA synchronous = FULL"
                                                                         : "PRAGMA synchronous = NORMAL");
+  sqlite3_busy_timeout(writer_db_->conn.handle(), static_cast<int>(options_.busy_timeout.count()));
   // Open one reader now, so a file that readers cannot use fails here and not at the
   // first fetch.
+  if (options_.max_readers == 0)
+    throw StoreError("request store " + options_.path + ": max_readers must be at least 1");
   idle_readers_.push_back(std::make_unique<ReaderDb>(options_.path));
+  open_readers_ = 1;
   writer_ = std::thread([this] { writer_loop(); });
 }
 
-SqliteRequestStore::~SqliteRequestStore() {
+SqliteRequestStore::~SqliteRequestStore() { close(); }
+
+void SqliteRequestStore::close() {
+  std::lock_guard close_lock(close_mutex_);
+  if (closed_) return;
+  closing_.store(true);
+  // Calls already inside finish normally (the writer still runs and commits what they
+  // queued); new ones throw "closed". They are short: an accept waits for one commit.
+  while (calls_.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   {
     std::lock_guard lock(mutex_);
     stop_ = true;
   }
   work_cv_.notify_one();
   writer_.join();  // the writer commits everything queued before it exits
-  idle_readers_.clear();
+  healthy_.store(false);
+  {
+    std::lock_guard lock(readers_mutex_);
+    idle_readers_.clear();
+    open_readers_ = 0;
+  }
   writer_db_.reset();  // the last connection to close checkpoints and removes the WAL
+  lock_.reset();       // another store may open the file now
+  closed_ = true;
 }
 
 uint64_t SqliteRequestStore::enqueue(Op op) {
@@ -355,19 +511,42 @@ void SqliteRequestStore::wait_for_writer() {
   --barrier_waiters_;
 }
 
+bool SqliteRequestStore::drop_if_too_large(size_t bytes, const char* what, std::string_view id) {
+  if (bytes <= max_bytes_) return false;
+  too_large_.fetch_add(1);
+  std::lock_guard lock(dropped_mutex_);
+  last_dropped_ = "request store " + options_.path + ": " + what + " for request " +
+                  std::string(id.substr(0, 200)) + " dropped: " + std::to_string(bytes) +
+                  " bytes is larger than the store's limit of " + std::to_string(max_bytes_) +
+                  " bytes";
+  return true;
+}
+
 AcceptResult SqliteRequestStore::accept(const NewRequest& request) {
+  InCall call(*this);
   Op op(Op::Kind::kAccept);
   op.a = encode_headers(request.headers);  // in the caller's thread: keeps the writer lean
+  if (request.body.size() > max_bytes_)
+    throw StoreError("request store " + options_.path + ": request body of " +
+                     std::to_string(request.body.size()) +
+                     " bytes is larger than the store's limit of " + std::to_string(max_bytes_) +
+                     " bytes");
+  if (size_t total = request.id.size() + request.body.size() + op.a.size(); total > max_bytes_)
+    throw StoreError("request store " + options_.path + ": request of " + std::to_string(total) +
+                     " bytes (id, body and headers) is larger than the store's limit of " +
+                     std::to_string(max_bytes_) + " bytes");
   op.t1 = to_us(request.accepted_at);
   op.request = &request;
   Waiter w;
   enqueue_and_wait(std::move(op), &w);
-  if (!w.error.empty()) throw StoreError(w.error);
+  if (w.failed) throw StoreError(w.error.empty() ? "request store " + options_.path + ": write failed" : w.error);
   return w.accepted ? AcceptResult::kAccepted : AcceptResult::kDuplicate;
 }
 
 void SqliteRequestStore::add_result(std::string_view id, std::string_view stage,
                                     std::string_view value) {
+  InCall call(*this);
+  if (drop_if_too_large(id.size() + stage.size() + value.size(), "result", id)) return;
   Op op(Op::Kind::kResult);
   op.id = id;
   op.a = stage;
@@ -376,6 +555,8 @@ void SqliteRequestStore::add_result(std::string_view id, std::string_view stage,
 }
 
 void SqliteRequestStore::add_step(std::string_view id, std::string_view stage, Time start, Time end) {
+  InCall call(*this);
+  if (drop_if_too_large(id.size() + stage.size(), "step", id)) return;
   Op op(Op::Kind::kStep);
   op.id = id;
   op.a = stage;
@@ -386,30 +567,47 @@ void SqliteRequestStore::add_step(std::string_view id, std::string_view stage, T
 
 void SqliteRequestStore::complete(std::string_view id, Outcome outcome, std::string_view error,
                                   Time at) {
+  InCall call(*this);
+  if (drop_if_too_large(id.size(), "outcome", id)) return;
   Op op(Op::Kind::kComplete);
   op.id = id;
-  if (outcome == Outcome::kFailed) op.a = error;
+  if (outcome == Outcome::kFailed) {
+    // An error text too large to store is replaced (not truncated): the outcome itself
+    // is kept, so the request does not stay unfinished.
+    if (drop_if_too_large(id.size() + error.size(), "error text", id))
+      op.a = "(error text of " + std::to_string(error.size()) +
+             " bytes not stored: larger than the store's limit of " + std::to_string(max_bytes_) +
+             " bytes)";
+    else
+      op.a = error;
+  }
   op.t1 = to_us(at);
   op.t2 = outcome == Outcome::kCompleted ? kStoredCompleted : kStoredFailed;
   enqueue(std::move(op));
 }
 
 void SqliteRequestStore::restart(std::string_view id) {
+  InCall call(*this);
+  if (drop_if_too_large(id.size(), "restart", id)) return;
   Op op(Op::Kind::kRestart);
   op.id = id;
   enqueue(std::move(op));
 }
 
 size_t SqliteRequestStore::expire_now(Time now) {
+  InCall call(*this);
   Op op(Op::Kind::kExpire);
   op.t1 = to_us(now - options_.ttl);
   Waiter w;
   enqueue_and_wait(std::move(op), &w);
-  if (!w.error.empty()) throw StoreError(w.error);
+  if (w.failed) throw StoreError(w.error.empty() ? "request store " + options_.path + ": write failed" : w.error);
   return w.count;
 }
 
-void SqliteRequestStore::flush() { wait_for_writer(); }
+void SqliteRequestStore::flush() {
+  InCall call(*this);
+  wait_for_writer();
+}
 
 StoreStats SqliteRequestStore::stats() const {
   StoreStats s;
@@ -419,6 +617,14 @@ StoreStats SqliteRequestStore::stats() const {
   s.writes = writes_.load();
   s.lost_writes = lost_writes_.load();
   s.expired = expired_.load();
+  s.too_large = too_large_.load();
+  s.checkpoints = checkpoints_.load();
+  {
+    std::lock_guard lock(readers_mutex_);
+    s.readers = open_readers_;
+  }
+  std::lock_guard lock(dropped_mutex_);
+  s.last_dropped = last_dropped_;
   return s;
 }
 
@@ -428,6 +634,7 @@ void SqliteRequestStore::writer_loop() {
   auto next_cleanup = Clock::now() + options_.cleanup_interval;
   std::vector<Op> batch;
   std::vector<std::string> errors;
+  bool checkpoint_due = false;
   std::unique_lock lock(mutex_);
   for (;;) {
     if (queue_.empty()) {
@@ -447,6 +654,7 @@ void SqliteRequestStore::writer_loop() {
       op.seq = ++enqueued_seq_;
       queue_.push_back(std::move(op));
       next_cleanup = Clock::now() + options_.cleanup_interval;
+      checkpoint_due = true;  // after the expire's commit
     }
     if (queue_.empty()) continue;
 
@@ -458,15 +666,32 @@ void SqliteRequestStore::writer_loop() {
       queue_.pop_front();
     }
     lock.unlock();
-    errors.assign(batch.size(), std::string());
-    commit_batch(batch, &errors);
+    try {
+      errors.assign(batch.size(), std::string());
+      commit_batch(batch, &errors);
+    } catch (...) {
+      // commit_batch catches what its transactions throw; this is what is left (an
+      // allocation failing around them). The group fails; the writer goes on.
+      for (size_t i = 0; i < batch.size(); ++i) {
+        batch[i].accepted = false;
+        batch[i].failed = true;
+        try {
+          if (errors.size() <= i) errors.resize(batch.size());
+          errors[i] = "request store " + options_.path + ": writer failed (out of memory?)";
+        } catch (...) {
+        }
+      }
+      lost_writes_.fetch_add(batch.size());
+      healthy_.store(false, std::memory_order_relaxed);
+    }
     lock.lock();
     for (size_t i = 0; i < batch.size(); ++i) {
       Op& op = batch[i];
       if (!op.waiter) continue;
       op.waiter->accepted = op.accepted;
       op.waiter->count = op.count;
-      op.waiter->error = std::move(errors[i]);
+      if (i < errors.size()) op.waiter->error = std::move(errors[i]);
+      op.waiter->failed = op.failed || !op.waiter->error.empty();
       op.waiter->done = true;
       // Under the lock: once the lock is released the waiter may return and its Waiter
       // (on its stack) be gone.
@@ -474,12 +699,49 @@ void SqliteRequestStore::writer_loop() {
     }
     handled_seq_ = batch.back().seq;
     if (barrier_waiters_ > 0) done_cv_.notify_all();
+    if (checkpoint_due) {
+      checkpoint_due = false;
+      lock.unlock();
+      checkpoint_if_large();
+      lock.lock();
+    }
   }
+}
+
+void SqliteRequestStore::checkpoint_if_large() {
+  // SQLite's automatic checkpoints are PASSIVE: they copy what no reader still needs and
+  // never reset the WAL while a reader holds an older snapshot, so with readers always
+  // present the WAL grows for ever. A TRUNCATE checkpoint waits (busy_timeout) for the
+  // readers of old snapshots to finish, copies everything and truncates the WAL to zero.
+  if (options_.wal_checkpoint_bytes == 0) return;
+  std::error_code ec;
+  uintmax_t size = std::filesystem::file_size(options_.path + "-wal", ec);
+  if (ec || size < options_.wal_checkpoint_bytes) return;
+  int rc = sqlite3_wal_checkpoint_v2(writer_db_->conn.handle(), nullptr,
+                                     SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  // BUSY (a reader held its snapshot past busy_timeout): tried again at the next cleanup.
+  if (rc == SQLITE_OK) checkpoints_.fetch_add(1);
 }
 
 void SqliteRequestStore::rollback() {
   // Errors here are ignored: SQLite may already have rolled back (e.g. SQLITE_FULL).
   sqlite3_exec(writer_db_->conn.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+// An error caused by one operation (its values, or a constraint it meets): the other
+// operations of its group may well succeed without it. Every other error (BUSY, LOCKED,
+// FULL, IOERR, NOMEM, CANTOPEN, READONLY, CORRUPT...) is the file's or the system's and
+// would fail them all the same.
+bool is_per_operation_error(int code) {
+  switch (code & 0xff) {
+    case SQLITE_TOOBIG:
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_RANGE:
+      return true;
+    default:
+      return false;
+  }
 }
 
 void SqliteRequestStore::commit_batch(std::vector<Op>& batch, std::vector<std::string>* errors) {
@@ -493,47 +755,77 @@ void SqliteRequestStore::commit_batch(std::vector<Op>& batch, std::vector<std::s
       if (op.kind == Op::Kind::kExpire) expired_.fetch_add(op.count);
     }
   };
-  try {
-    db.begin.run();
-    db.begin.reset();
-    for (Op& op : batch) apply(op);
-    db.commit.run();
-    db.commit.reset();
-    healthy_.store(true, std::memory_order_relaxed);
-    count(0, batch.size());
-    return;
-  } catch (const StoreError& e) {
-    db.commit.reset();
-    rollback();
-    if (batch.size() == 1) {
-      (*errors)[0] = e.what();
-      lost_writes_.fetch_add(1);
-      healthy_.store(false, std::memory_order_relaxed);
-      return;
+  // The file or the system failed: operations [from, end) fail at once with `error` (no
+  // retry: each would meet the same error, and a held lock would cost each its busy
+  // timeout), and the store is not ready until a write succeeds.
+  auto fail_rest = [&](size_t from, const std::string& error) {
+    for (size_t i = from; i < batch.size(); ++i) {
+      (*errors)[i] = error;
+      batch[i].accepted = false;
     }
-  }
-  // The group failed: find which operations fail on their own.
-  for (size_t i = 0; i < batch.size(); ++i) {
+    lost_writes_.fetch_add(batch.size() - from);
+    healthy_.store(false, std::memory_order_relaxed);
+  };
+  // Runs [from, to) in one transaction. Returns "" on commit, else the error, with
+  // *per_op telling whether one operation caused it.
+  auto run = [&](size_t from, size_t to, bool* per_op) -> std::string {
     try {
       db.begin.run();
       db.begin.reset();
-      apply(batch[i]);
+      for (size_t i = from; i < to; ++i) apply(batch[i]);
       db.commit.run();
       db.commit.reset();
       healthy_.store(true, std::memory_order_relaxed);
-      count(i, i + 1);
+      count(from, to);
+      return {};
+    } catch (const sqlite::Error& e) {
+      db.commit.reset();
+      rollback();
+      *per_op = is_per_operation_error(e.code());
+      return e.what();
     } catch (const StoreError& e) {
       db.commit.reset();
       rollback();
-      (*errors)[i] = e.what();
-      batch[i].accepted = false;
-      lost_writes_.fetch_add(1);
-      healthy_.store(false, std::memory_order_relaxed);
+      *per_op = false;
+      return e.what();
+    } catch (const std::exception& e) {
+      // bad_alloc or anything else unforeseen: fail the group, never the process (an
+      // exception leaving the writer thread would be std::terminate).
+      db.commit.reset();
+      rollback();
+      *per_op = false;
+      return "request store " + options_.path + ": writer: " + e.what();
+    } catch (...) {
+      db.commit.reset();
+      rollback();
+      *per_op = false;
+      return "request store " + options_.path + ": writer: unknown exception";
     }
+  };
+
+  bool per_op = false;
+  std::string error = run(0, batch.size(), &per_op);
+  if (error.empty()) return;
+  if (!per_op) return fail_rest(0, error);
+  if (batch.size() == 1) {
+    (*errors)[0] = std::move(error);
+    batch[0].accepted = false;
+    lost_writes_.fetch_add(1);
+    return;  // still ready: the store works, this operation was bad
+  }
+  // One operation failed the group: find which, each in its own transaction.
+  for (size_t i = 0; i < batch.size(); ++i) {
+    error = run(i, i + 1, &per_op);
+    if (error.empty()) continue;
+    if (!per_op) return fail_rest(i, error);
+    (*errors)[i] = std::move(error);
+    batch[i].accepted = false;
+    lost_writes_.fetch_add(1);
   }
 }
 
 void SqliteRequestStore::apply(Op& op) {
+  if (test_hooks::before_apply) test_hooks::before_apply();
   WriterDb& db = *writer_db_;
   sqlite3* h = db.conn.handle();
   switch (op.kind) {
@@ -595,25 +887,37 @@ void SqliteRequestStore::apply(Op& op) {
 }
 
 std::unique_ptr<ReaderDb> SqliteRequestStore::take_reader() {
-  {
-    std::lock_guard lock(readers_mutex_);
-    if (!idle_readers_.empty()) {
-      auto r = std::move(idle_readers_.back());
-      idle_readers_.pop_back();
-      return r;
-    }
+  std::unique_lock lock(readers_mutex_);
+  readers_cv_.wait(lock, [&] { return !idle_readers_.empty() || open_readers_ < options_.max_readers; });
+  if (!idle_readers_.empty()) {
+    auto r = std::move(idle_readers_.back());
+    idle_readers_.pop_back();
+    return r;
   }
-  return std::make_unique<ReaderDb>(options_.path);
+  ++open_readers_;
+  lock.unlock();
+  try {
+    return std::make_unique<ReaderDb>(options_.path);
+  } catch (...) {
+    lock.lock();
+    --open_readers_;
+    readers_cv_.notify_one();
+    throw;
+  }
 }
 
 void SqliteRequestStore::return_reader(std::unique_ptr<ReaderDb> r) {
-  std::lock_guard lock(readers_mutex_);
-  idle_readers_.push_back(std::move(r));
+  {
+    std::lock_guard lock(readers_mutex_);
+    idle_readers_.push_back(std::move(r));
+  }
+  readers_cv_.notify_one();
 }
 
 std::optional<RequestRecord> SqliteRequestStore::get(std::string_view id) {
+  InCall call(*this);
   wait_for_writer();  // read-your-writes: see everything queued before this call
-  std::unique_ptr<ReaderDb> db = take_reader();
+  ReaderLease db(*this);
   std::optional<RequestRecord> rec;
   {
     ReadTransaction tx(*db);
@@ -641,13 +945,13 @@ std::optional<RequestRecord> SqliteRequestStore::get(std::string_view id) {
                              from_us(db->steps.column_int(2))});
     }
   }
-  return_reader(std::move(db));
   return rec;
 }
 
 std::vector<NewRequest> SqliteRequestStore::unfinished() {
+  InCall call(*this);
   wait_for_writer();
-  std::unique_ptr<ReaderDb> db = take_reader();
+  ReaderLease db(*this);
   std::vector<NewRequest> out;
   {
     ReadTransaction tx(*db);
@@ -661,7 +965,6 @@ std::vector<NewRequest> SqliteRequestStore::unfinished() {
       out.push_back(std::move(r));
     }
   }
-  return_reader(std::move(db));
   return out;
 }
 

@@ -16,6 +16,8 @@
 #include <gtest/gtest.h>
 
 #include "sluice/store/sqlite_request_store.h"
+#include "sqlite_db.h"
+#include "test_hooks.h"
 
 namespace sluice::store {
 namespace {
@@ -489,6 +491,347 @@ TEST_F(RequestStoreTest, AFolderInPlaceOfTheFileIsRefused) {
   std::string err = open_error();
   EXPECT_NE(err.find(options_.path), std::string::npos) << err;
   EXPECT_NE(err.find("is a folder"), std::string::npos) << err;
+}
+
+// A bind SQLite refuses (here a blob over the connection's length limit) is an error
+// naming the parameter and the file, not a silently NULL parameter.
+TEST_F(RequestStoreTest, RefusedBindIsAnErrorNamingTheFile) {
+  sqlite::Connection conn(options_.path, false);
+  sqlite3_limit(conn.handle(), SQLITE_LIMIT_LENGTH, 1000);
+  sqlite::Statement st(conn, "SELECT ?1");
+  std::string big(2000, 'x');
+  try {
+    st.bind_blob(1, big);
+    FAIL() << "bind of 2000 bytes over a limit of 1000 did not throw";
+  } catch (const sqlite::Error& e) {
+    std::string err = e.what();
+    EXPECT_EQ(e.code() & 0xff, SQLITE_TOOBIG) << err;
+    EXPECT_NE(err.find(options_.path), std::string::npos) << err;
+    EXPECT_NE(err.find("parameter 1"), std::string::npos) << err;
+  }
+  EXPECT_THROW(st.bind_text(1, big), StoreError);
+  EXPECT_THROW(st.bind(2, 1), StoreError);  // no such parameter: SQLITE_RANGE
+  st.reset();
+  st.bind_text(1, "ok");
+  ASSERT_TRUE(st.step());
+  EXPECT_EQ(st.column_string(0), "ok");
+}
+
+TEST_F(RequestStoreTest, OversizedValuesAreRefusedNotTruncated) {
+  options_.max_record_bytes = 1 << 20;
+  auto store = open();
+  std::string big(2 << 20, 'b');
+  try {
+    store->accept(request("big", big));
+    FAIL() << "an accept over the limit did not throw";
+  } catch (const StoreError& e) {
+    std::string err = e.what();
+    EXPECT_NE(err.find("request body of 2097152 bytes is larger than the store's limit of"),
+              std::string::npos) << err;
+    EXPECT_NE(err.find(options_.path), std::string::npos) << err;
+  }
+  EXPECT_TRUE(store->ready());  // one request too large is not a store failure
+  EXPECT_FALSE(store->get("big"));
+  // Just under the limit with headers pushing it over: refused as a whole request.
+  NewRequest near = request("near", std::string((1 << 20) - 64 * 1024, 'n'));
+  near.headers.push_back({"X-Pad", std::string(1000, 'h')});
+  EXPECT_THROW(store->accept(near), StoreError);
+
+  ASSERT_EQ(store->accept(request("a")), AcceptResult::kAccepted);
+  store->add_result("a", "sink", "small");
+  store->add_result("a", "sink", big);  // dropped and counted, never truncated
+  store->add_result("a", "sink", "after");
+  store->complete("a", Outcome::kFailed, big, at_s(2000));
+  auto rec = store->get("a");
+  ASSERT_TRUE(rec);
+  ASSERT_EQ(rec->results.size(), 2u);
+  EXPECT_EQ(rec->results[0].value, "small");
+  EXPECT_EQ(rec->results[1].value, "after");
+  EXPECT_EQ(rec->status, RequestStatus::kFailed);  // the outcome is kept, its text replaced
+  EXPECT_NE(rec->error.find("error text of 2097152 bytes not stored"), std::string::npos) << rec->error;
+  StoreStats s = store->stats();
+  EXPECT_EQ(s.too_large, 2u);
+  EXPECT_EQ(s.lost_writes, 0u);
+  EXPECT_NE(s.last_dropped.find("larger than the store's limit"), std::string::npos) << s.last_dropped;
+  EXPECT_TRUE(store->ready());
+}
+
+TEST_F(RequestStoreTest, TooSmallRecordLimitIsRefused) {
+  options_.max_record_bytes = 1000;
+  EXPECT_NE(open_error().find("max_record_bytes"), std::string::npos);
+}
+
+// Another connection holds the write lock: the group fails once (one busy timeout), not
+// once per operation, and every accept in it throws; the store is not ready until a
+// write succeeds again.
+TEST_F(RequestStoreTest, LockedFileFailsTheWholeGroupAtOnce) {
+  options_.busy_timeout = std::chrono::milliseconds(300);
+  auto store = open();
+  ASSERT_EQ(store->accept(request("before")), AcceptResult::kAccepted);
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(options_.path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+
+  constexpr int kThreads = 8;
+  std::atomic<int> failed{0};
+  std::barrier sync(kThreads + 1);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      sync.arrive_and_wait();
+      try {
+        store->accept(request("locked-" + std::to_string(t)));
+      } catch (const StoreError& e) {
+        if (std::string(e.what()).find("locked") != std::string::npos) ++failed;
+      }
+    });
+  auto t0 = std::chrono::steady_clock::now();
+  sync.arrive_and_wait();
+  for (auto& t : threads) t.join();
+  auto elapsed = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(failed.load(), kThreads);
+  // At most a few groups of one busy timeout each; one retry per operation would take at
+  // least 8 x 300 ms.
+  EXPECT_LT(elapsed, std::chrono::milliseconds(1800));
+  EXPECT_FALSE(store->ready());
+  EXPECT_EQ(store->stats().lost_writes, static_cast<uint64_t>(kThreads));
+
+  ASSERT_EQ(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  EXPECT_EQ(store->accept(request("after")), AcceptResult::kAccepted);
+  EXPECT_TRUE(store->ready());
+}
+
+// An operation that fails on its own (here a constraint raised by a trigger) fails alone:
+// the others are stored and the store stays ready.
+TEST_F(RequestStoreTest, OneBadOperationFailsAloneAndLeavesTheStoreReady) {
+  open();  // creates the schema
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(options_.path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other,
+                         "CREATE TRIGGER poison_result BEFORE INSERT ON results "
+                         "WHEN CAST(NEW.value AS TEXT) = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned result'); END;"
+                         "CREATE TRIGGER poison_request BEFORE INSERT ON requests "
+                         "WHEN NEW.id = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned request'); END;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(other);
+
+  auto store = open();
+  ASSERT_EQ(store->accept(request("a")), AcceptResult::kAccepted);
+  store->add_result("a", "sink", "ok1");
+  store->add_result("a", "sink", "ok2");
+  store->add_result("a", "sink", "poison");
+  store->flush();
+  EXPECT_TRUE(store->ready());
+  auto rec = store->get("a");
+  ASSERT_EQ(rec->results.size(), 2u);
+  EXPECT_EQ(rec->results[1].value, "ok2");
+  EXPECT_EQ(store->stats().lost_writes, 1u);
+
+  // Concurrent accepts, one of them bad: only that one throws.
+  constexpr int kThreads = 6;
+  std::barrier sync(kThreads);
+  std::atomic<int> accepted{0}, poisoned{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      sync.arrive_and_wait();
+      try {
+        if (store->accept(request(t == 0 ? "poison" : "good-" + std::to_string(t))) ==
+            AcceptResult::kAccepted)
+          ++accepted;
+      } catch (const StoreError& e) {
+        if (std::string(e.what()).find("poisoned request") != std::string::npos) ++poisoned;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(accepted.load(), kThreads - 1);
+  EXPECT_EQ(poisoned.load(), 1);
+  // Last: a bad accept on its own.
+  EXPECT_THROW(store->accept(request("poison")), StoreError);
+  EXPECT_TRUE(store->ready());
+  EXPECT_FALSE(store->get("poison"));
+}
+
+TEST_F(RequestStoreTest, SecondOpenOfTheSameFileIsRefused) {
+  auto store = open();
+  std::string err = open_error();
+  EXPECT_NE(err.find(options_.path), std::string::npos) << err;
+  EXPECT_NE(err.find("is in use by"), std::string::npos) << err;
+  EXPECT_NE(err.find("pid " + std::to_string(getpid())), std::string::npos) << err;
+  EXPECT_TRUE(store->ready());  // the refused open changed nothing for the first
+  store.reset();
+  EXPECT_EQ(open_error(), "");  // released when the store closes
+}
+
+TEST_F(RequestStoreTest, FileInUseByAnotherProcessIsRefusedNamingIt) {
+  int opened[2], release[2];
+  ASSERT_EQ(pipe(opened), 0);
+  ASSERT_EQ(pipe(release), 0);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(opened[0]);
+    close(release[1]);
+    auto store = open_sqlite_request_store(options_);
+    if (write(opened[1], "x", 1) != 1) _exit(5);
+    char c;
+    while (read(release[0], &c, 1) > 0) {
+    }
+    _exit(0);
+  }
+  close(opened[1]);
+  close(release[0]);
+  char c = 0;
+  ASSERT_EQ(read(opened[0], &c, 1), 1);
+  std::string err = open_error();
+  EXPECT_NE(err.find(options_.path), std::string::npos) << err;
+  EXPECT_NE(err.find("is in use by another process (pid " + std::to_string(child) + ")"),
+            std::string::npos) << err;
+  close(release[1]);  // the child exits; the kernel releases its lock
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  close(opened[0]);
+  EXPECT_EQ(open_error(), "");
+}
+
+// The periodic cleanup truncates a WAL grown over the threshold (automatic checkpoints
+// are passive and never shrink it).
+TEST_F(RequestStoreTest, PeriodicCleanupTruncatesALargeWal) {
+  options_.wal_checkpoint_bytes = 256 * 1024;
+  options_.cleanup_interval = std::chrono::milliseconds(20);
+  auto store = open();
+  ASSERT_EQ(store->accept(request("a")), AcceptResult::kAccepted);
+  for (int i = 0; i < 200; ++i) store->add_result("a", "sink", std::string(5000, 'v'));
+  store->flush();
+  const std::string wal = options_.path + "-wal";
+  auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  while ((fs::file_size(wal) >= options_.wal_checkpoint_bytes || store->stats().checkpoints == 0) &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_LT(fs::file_size(wal), options_.wal_checkpoint_bytes);
+  EXPECT_GE(store->stats().checkpoints, 1u);
+  EXPECT_EQ(store->get("a")->results.size(), 200u);
+}
+
+TEST_F(RequestStoreTest, ReadersBeyondTheCapWaitForAConnection) {
+  options_.max_readers = 2;
+  auto store = open();
+  for (int i = 0; i < 8; ++i) store->accept(request("r" + std::to_string(i)));
+  constexpr int kThreads = 8;
+  std::atomic<int> found{0};
+  std::barrier sync(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      sync.arrive_and_wait();
+      for (int i = 0; i < 200; ++i) {
+        if (store->get("r" + std::to_string((t + i) % 8))) ++found;
+        if (i % 50 == 0) store->unfinished();
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(found.load(), kThreads * 200);
+  EXPECT_GE(store->stats().readers, 1u);
+  EXPECT_LE(store->stats().readers, 2u);
+}
+
+// Something the writer cannot foresee (here std::bad_alloc) fails the group with
+// StoreError; it does not leave the writer thread (std::terminate).
+TEST_F(RequestStoreTest, AnExceptionInTheWriterFailsTheGroupNotTheProcess) {
+  std::atomic<bool> fail{false};
+  test_hooks::before_apply = [&] {
+    if (fail.load()) throw std::bad_alloc();
+  };
+  struct Unhook {
+    ~Unhook() { test_hooks::before_apply = nullptr; }
+  } unhook;
+  {
+    auto store = open();
+    ASSERT_EQ(store->accept(request("a")), AcceptResult::kAccepted);
+    fail = true;
+    try {
+      store->accept(request("b"));
+      ADD_FAILURE() << "accept did not throw";
+    } catch (const StoreError& e) {
+      std::string err = e.what();
+      EXPECT_NE(err.find(options_.path), std::string::npos) << err;
+      EXPECT_NE(err.find("bad_alloc"), std::string::npos) << err;
+    }
+    EXPECT_FALSE(store->ready());
+    store->add_result("a", "sink", "lost");
+    store->flush();
+    fail = false;
+    EXPECT_EQ(store->accept(request("c")), AcceptResult::kAccepted);
+    EXPECT_TRUE(store->ready());
+    EXPECT_TRUE(store->get("a")->results.empty());
+    EXPECT_FALSE(store->get("b"));
+    EXPECT_EQ(store->stats().lost_writes, 2u);
+  }
+}
+
+// The message a call throws, or "" when it does not.
+template <typename F>
+std::string error_of(F f) {
+  try {
+    f();
+  } catch (const StoreError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST_F(RequestStoreTest, AfterCloseEveryOperationThrowsClosed) {
+  auto store = open();
+  ASSERT_EQ(store->accept(request("a")), AcceptResult::kAccepted);
+  store->add_result("a", "sink", "queued before close");
+  store->close();  // commits what is queued
+  EXPECT_FALSE(store->ready());
+  auto closed = [&](auto f) { return error_of(f).find("closed") != std::string::npos; };
+  EXPECT_TRUE(closed([&] { store->accept(request("b")); }));
+  EXPECT_TRUE(closed([&] { store->add_result("a", "sink", "late"); }));
+  EXPECT_TRUE(closed([&] { store->add_step("a", "map", at_s(1), at_s(2)); }));
+  EXPECT_TRUE(closed([&] { store->complete("a", Outcome::kCompleted, "", at_s(3)); }));
+  EXPECT_TRUE(closed([&] { store->restart("a"); }));
+  EXPECT_TRUE(closed([&] { store->get("a"); }));
+  EXPECT_TRUE(closed([&] { store->unfinished(); }));
+  EXPECT_TRUE(closed([&] { store->expire_now(at_s(10)); }));
+  EXPECT_TRUE(closed([&] { store->flush(); }));
+  EXPECT_EQ(store->stats().accepted, 1u);
+  store->close();  // idempotent
+  // The file is released and holds what was queued before close().
+  auto again = open();
+  auto rec = again->get("a");
+  ASSERT_TRUE(rec);
+  ASSERT_EQ(rec->results.size(), 1u);
+  EXPECT_EQ(rec->status, RequestStatus::kInProgress);
+}
+
+// close() from one thread while another is inside accept(): the call finishes with its
+// own answer (here "locked"), close() returns after it, and nothing hangs.
+TEST_F(RequestStoreTest, CloseWaitsForCallsInProgress) {
+  options_.busy_timeout = std::chrono::milliseconds(400);
+  auto store = open();
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(options_.path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  std::atomic<bool> entering{false}, returned{false};
+  std::string err;
+  std::thread caller([&] {
+    entering = true;
+    err = error_of([&] { store->accept(request("in-flight")); });
+    returned = true;
+  });
+  while (!entering) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));  // inside its busy wait
+  store->close();
+  EXPECT_TRUE(returned.load());
+  caller.join();
+  EXPECT_NE(err.find("locked"), std::string::npos) << err;
+  sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(other);
+  EXPECT_NE(error_of([&] { store->accept(request("late")); }).find("closed"), std::string::npos);
 }
 
 }  // namespace

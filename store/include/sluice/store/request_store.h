@@ -21,11 +21,29 @@
 //     commit them (one group commit, typically an fsync).
 //   - Finished (completed or failed) requests older than the TTL, counted from when they
 //     finished, are deleted by a periodic cleanup; a deleted id may be accepted again.
-//   - A failure to store (disk full, I/O error) makes accept() throw StoreError and ready()
-//     return false until a later write succeeds; a failed queued write is counted in
-//     stats().lost_writes.
+//   - Size: what one request, result, step or error may hold is bounded (the
+//     implementation's limit, e.g. SqliteStoreOptions::max_record_bytes). accept() of a
+//     larger request throws StoreError "request body of N bytes is larger than the store's
+//     limit of M bytes" (the store stays ready); a larger queued write is dropped before it
+//     is queued and counted in stats().too_large, with the reason in
+//     stats().last_dropped (a failed outcome whose error text is too large is stored
+//     with a note in place of the text, so the request still finishes). Nothing is ever
+//     truncated.
+//   - A failure to store (disk full, I/O error, the file locked by someone else) fails
+//     every operation committed with it at once: accept() throws StoreError and ready()
+//     returns false until a later write succeeds. An operation that fails on its own
+//     (e.g. a constraint) fails alone: accept() throws StoreError, the others are stored,
+//     and ready() stays true. A failed queued write is counted in stats().lost_writes.
+//
+//   - close() (and the destructor, which calls it) waits for the calls in progress,
+//     commits what is queued and closes the file; every call after it began throws
+//     StoreError "... closed" (ready() is false, stats() still answers).
 //
 // Thread-safety: every member may be called from any number of threads at once.
+// Destruction: the owner must make sure no call is in progress or can still start when
+// it destroys the store (join or stop the callers first, or call close() first and let
+// late callers get "closed" while the object is still alive). A call racing the
+// destructor is a use-after-free that close() cannot prevent.
 // Ownership: the store copies what it is given; records returned are the caller's.
 #pragma once
 
@@ -95,6 +113,10 @@ struct StoreStats {
   uint64_t writes = 0;         // operations committed
   uint64_t lost_writes = 0;    // queued operations whose transaction failed
   uint64_t expired = 0;        // records deleted by TTL
+  uint64_t too_large = 0;      // queued writes dropped: larger than the store's limit
+  std::string last_dropped;    // why the last of those was dropped (for the log)
+  uint64_t checkpoints = 0;    // forced WAL checkpoints (the WAL had grown too large)
+  uint64_t readers = 0;        // read connections open (at most the implementation's cap)
 };
 
 class RequestStore {
@@ -126,8 +148,12 @@ class RequestStore {
   virtual size_t expire_now(Time now) = 0;
   // Blocks until every write queued before the call is committed (or failed).
   virtual void flush() = 0;
+  // Stops the store: waits for calls in progress, commits everything queued, closes the
+  // file (another store may open it then). Every later call except ready() and stats()
+  // throws StoreError "closed". Idempotent; the destructor calls it.
+  virtual void close() = 0;
 
-  // True while the store can take writes (opened, last write succeeded).
+  // True while the store can take writes (opened, not closed, last write succeeded).
   virtual bool ready() const = 0;
   virtual StoreStats stats() const = 0;
 };
