@@ -14,6 +14,7 @@
 #include "sluice/host/plugin_instance.h"
 #include "sluice/host/plugin_registry.h"
 #include "test_support.h"
+#include "temp_dir.h"
 
 namespace sluice::host {
 namespace {
@@ -27,17 +28,9 @@ const fs::path kPythonLib = fs::path(SLUICE_BUILTIN_DIR) / "libsluice-python.so"
 class PythonPluginTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "sluice-pyunit-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
     std::ofstream(dir_ / "handlers.py") << "def upper(datum):\n    return datum.value.upper()\n"
                                         << "def boom(datum):\n    raise KeyError(datum.value)\n";
   }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
   // A registry holding only the Python plugin.
   static std::unique_ptr<PluginRegistry> load() {
     auto reg = std::make_unique<PluginRegistry>();
@@ -66,7 +59,8 @@ class PythonPluginTest : public ::testing::Test {
     return sink->values();
   }
 
-  fs::path dir_;
+  test::TempDir tmp_{"sluice-pyunit"};
+  const fs::path& dir_ = tmp_.path();
 };
 
 TEST_F(PythonPluginTest, RunsOnAWorkerThreadOfItsOwn) {

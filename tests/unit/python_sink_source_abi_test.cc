@@ -15,6 +15,7 @@
 #include "sluice/host/plugin_instance.h"
 #include "sluice/host/plugin_registry.h"
 #include "test_support.h"
+#include "temp_dir.h"
 
 namespace sluice::host {
 namespace {
@@ -28,9 +29,6 @@ const fs::path kPythonLib = fs::path(SLUICE_BUILTIN_DIR) / "libsluice-python.so"
 class PythonSinkSourceAbi : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "sluice-pyabi-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
     std::ofstream(dir_ / "abi_handlers.py") << R"(
 import asyncio
 from sluice import END, Message, Offset, PendingResponse, Response, Sourcer
@@ -106,8 +104,6 @@ def numbers():
   }
   void TearDown() override {
     reg_.reset();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
 
   std::unique_ptr<PluginInstance> create(sluice_kind kind, sluice_ctx* ctx,
@@ -124,7 +120,8 @@ def numbers():
     return inst;
   }
 
-  fs::path dir_;
+  test::TempDir tmp_{"sluice-pyabi"};
+  const fs::path& dir_ = tmp_.path();
   std::unique_ptr<PluginRegistry> reg_;
 };
 

@@ -18,6 +18,7 @@
 #include "sluice/store/sqlite_request_store.h"
 #include "sqlite_db.h"
 #include "test_hooks.h"
+#include "temp_dir.h"
 
 namespace sluice::store {
 namespace {
@@ -30,16 +31,8 @@ Time at_s(int64_t s) { return Time(std::chrono::duration_cast<Time::duration>(se
 class RequestStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/sluice-store-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     options_.path = (dir_ / "requests.db").string();
     options_.cleanup_interval = std::chrono::milliseconds(0);  // tests expire explicitly
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::permissions(dir_, fs::perms::owner_all, ec);
-    fs::remove_all(dir_, ec);
   }
 
   std::unique_ptr<RequestStore> open() { return open_sqlite_request_store(options_); }
@@ -58,7 +51,8 @@ class RequestStoreTest : public ::testing::Test {
     return "";
   }
 
-  fs::path dir_;
+  test::TempDir tmp_{"sluice-store-test"};
+  const fs::path& dir_ = tmp_.path();
   SqliteStoreOptions options_;
 };
 

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "sluice/host/flow_plan.h"
+#include "temp_dir.h"
 
 namespace sluice::host {
 namespace {
@@ -33,15 +34,6 @@ serving:
 
 class ServingPlanTest : public ::testing::Test {
  protected:
-  ServingPlanTest() {
-    std::string pattern = (fs::path(::testing::TempDir()) / "sluice-serving-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-    dir_ = pattern;
-  }
-  ~ServingPlanTest() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
 
   fs::path write(const std::string& name, const std::string& text) const {
     fs::create_directories((dir_ / name).parent_path());
@@ -94,7 +86,8 @@ class ServingPlanTest : public ::testing::Test {
     return it == env_.end() ? nullptr : it->second.c_str();
   }
 
-  fs::path dir_;
+  test::TempDir tmp_{"sluice-serving"};
+  const fs::path& dir_ = tmp_.path();
   std::map<std::string, std::string> env_;
   std::optional<LoadedFlow> flow_;
 };

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.h"
+
 namespace sluice::serving {
 namespace {
 
@@ -33,20 +35,12 @@ TokenSourcePlan file_source(const fs::path& file) {
 
 class TokenFiles : public ::testing::Test {
  protected:
-  TokenFiles() {
-    std::string pattern = (fs::path(::testing::TempDir()) / "sluice-tokens-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-    dir_ = pattern;
-  }
-  ~TokenFiles() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
   fs::path write(const std::string& name, const std::string& text) {
     std::ofstream(dir_ / name, std::ios::binary) << text;
     return dir_ / name;
   }
-  fs::path dir_;
+  test::TempDir tmp_{"sluice-tokens"};
+  const fs::path& dir_ = tmp_.path();
 };
 
 const host::EnvLookup kEnv = [](const char* name) -> const char* {
