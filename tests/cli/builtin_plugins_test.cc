@@ -25,6 +25,7 @@
 // The ABI, from the source tree: this test binary does not link the plugin API target.
 #include "../../plugin-api/include/sluice/plugin.h"
 #include "run_process.h"
+#include "temp_dir.h"
 
 namespace sluice::test {
 namespace {
@@ -84,25 +85,9 @@ void write_file(const fs::path& p, const std::string& content,
   out << content;
 }
 
-// A fresh directory under the test's temp folder, removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::path(::testing::TempDir()) / "sluice-builtin-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = fs::canonical(pattern);  // the plugins print the paths they were given
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
+// A fresh directory per test, removed at its end (tests/support/temp_dir.h).
+struct TempDir : test::TempDir {
+  TempDir() : test::TempDir("sluice-builtin") {}
 };
 
 // The config {"path": <p>, ...extra}.

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "run_process.h"
+#include "temp_dir.h"
 
 namespace sluice::test {
 namespace {
@@ -144,24 +145,9 @@ json parse_json(const RunResult& r) {
   return j;
 }
 
-// A fresh directory, removed with everything in it at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "sluice-cli-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = fs::canonical(pattern);  // the product prints real paths
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
+// A fresh directory per test, removed at its end (tests/support/temp_dir.h).
+struct TempDir : test::TempDir {
+  TempDir() : test::TempDir("sluice-cli") {}
 };
 
 // A copy of the sluice binary at <root>/bin/sluice, as in an install tree.

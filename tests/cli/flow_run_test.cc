@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "run_process.h"
+#include "temp_dir.h"
 
 namespace sluice::test {
 namespace {
@@ -113,24 +114,9 @@ std::map<std::string, SummaryRow> summary(const std::string& err) {
   return rows;
 }
 
-// A fresh directory, removed with everything in it at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "sluice-flow-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = fs::canonical(pattern);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
+// A fresh directory per test, removed at its end (tests/support/temp_dir.h).
+struct TempDir : test::TempDir {
+  TempDir() : test::TempDir("sluice-flow") {}
 };
 
 // A free TCP port on the loopback interface: bound to port 0, read back, closed. (Some

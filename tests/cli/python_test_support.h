@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "run_process.h"
+#include "temp_dir.h"
 
 namespace sluice::test {
 
@@ -85,25 +86,6 @@ inline std::map<std::string, SummaryRow> summary(const std::string& err) {
 }
 
 // A fresh directory, removed with everything in it at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "sluice-python-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = std::filesystem::canonical(pattern);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // A temporary folder for the flow file, the handler modules and what the flow writes.
 class PythonFlowTest : public ::testing::Test {
@@ -132,7 +114,7 @@ class PythonFlowTest : public ::testing::Test {
   }
 
  private:
-  TempDir tmp_;
+  TempDir tmp_{"sluice-python"};
 };
 
 class PythonMapFlowTest : public PythonFlowTest {

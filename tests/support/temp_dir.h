@@ -1,6 +1,7 @@
 // A fresh folder under the system's temporary folder for one test, removed with
 // everything in it when the object goes. Header-only, no dependencies beyond the
-// standard library and POSIX, so any unit test executable can use it.
+// standard library and POSIX, so every test executable (tests/CMakeLists.txt puts this
+// folder on their include path) uses this one.
 #pragma once
 
 #include <stdlib.h>
@@ -20,7 +21,8 @@ class TempDir {
         (std::filesystem::temp_directory_path() / (std::string(prefix) + "-XXXXXX")).string();
     if (::mkdtemp(pattern.data()) == nullptr)
       throw std::runtime_error("mkdtemp failed for " + pattern);
-    path_ = pattern;
+    // Canonical: plugins and Python print the paths they were given, and tests compare.
+    path_ = std::filesystem::canonical(pattern);
   }
   ~TempDir() {
     std::error_code ec;
@@ -32,6 +34,7 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
 
   const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(std::string_view name) const { return path_ / name; }
 
  private:
   std::filesystem::path path_;
