@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "sluice/host/log.h"
+#include "sluice/serving/serving_source.h"
 
 namespace sluice::cli {
 
@@ -18,6 +19,10 @@ void FlowOptions::add_to(CLI::App* cmd, bool with_plugins) {
                     "search this folder for plugins first (repeatable)")
         ->type_name("DIR")
         ->allow_extra_args(false);  // one folder per --plugin-dir
+}
+
+void add_linked_types(host::PluginRegistry& registry) {
+  registry.add_linked(serving::serving_source_library, "(built into sluice)");
 }
 
 void report_diagnostics(const host::Diagnostics& diagnostics, const std::string& file) {
@@ -46,6 +51,7 @@ std::optional<PreparedFlow> prepare_flow(const FlowOptions& options, bool bind) 
 
   std::vector<std::filesystem::path> cli_dirs(options.plugin_dirs.begin(), options.plugin_dirs.end());
   out.registry = std::make_unique<host::PluginRegistry>();
+  add_linked_types(*out.registry);
   out.registry->load(host::make_plugin_search_path(cli_dirs, out.plan.plugin_dirs));
   for (const host::PluginLoadError& e : out.registry->errors())
     host::log(host::LogLevel::kDebug, "plugins", e.message);  // bind_plugins mentions them when a type is missing

@@ -35,6 +35,10 @@ struct PreparedFlow {
 // printing the diagnostics.
 std::optional<PreparedFlow> prepare_flow(const FlowOptions& options, bool bind);
 
+// Adds the stage types linked into the executable (the `serving` source) to a registry;
+// call before loading plugin folders.
+void add_linked_types(host::PluginRegistry& registry);
+
 // Prints the diagnostics and "sluice: N errors in FILE" to stderr.
 void report_diagnostics(const host::Diagnostics& diagnostics, const std::string& file);
 

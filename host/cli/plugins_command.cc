@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "exit_codes.h"
+#include "flow_setup.h"
 #include "sluice/host/plugin_registry.h"
 
 namespace sluice::cli {
@@ -87,6 +88,7 @@ Command add_plugins_command(CLI::App& app) {
   cmd->add_flag("--json", opts->json, "Print JSON for scripts");
   return {cmd, [opts]() {
     PluginRegistry reg;
+    add_linked_types(reg);
     reg.load(host::make_plugin_search_path({opts->dirs.begin(), opts->dirs.end()}));
     if (opts->json) {
       std::cout << to_json(reg).dump(2, ' ', false, nlohmann::json::error_handler_t::replace)

@@ -22,6 +22,7 @@
 #include "sluice/host/flow_runtime.h"
 #include "sluice/host/log.h"
 #include "sluice/host/metrics_server.h"
+#include "serving_setup.h"
 
 namespace sluice::cli {
 namespace {
@@ -134,8 +135,11 @@ void print_summary(host::FlowRuntime& rt, const host::FlowPlan& plan, double sec
 // Takes SIGINT/SIGTERM on its own thread for the life of the run.
 class SignalWatcher {
  public:
-  explicit SignalWatcher(host::FlowRuntime& rt, std::chrono::milliseconds grace)
-      : rt_(rt), grace_(grace) {
+  // `on_stop` (optional) runs on the first signal, before the flow is asked to stop
+  // (the serving layer stops admitting requests there).
+  SignalWatcher(host::FlowRuntime& rt, std::chrono::milliseconds grace,
+                std::function<void()> on_stop = {})
+      : rt_(rt), grace_(grace), on_stop_(std::move(on_stop)) {
     thread_ = std::thread([this] { loop(); });
   }
   ~SignalWatcher() { stop(); }
@@ -167,6 +171,7 @@ class SignalWatcher {
         host::log(host::LogLevel::kInfo, "run",
                   std::string(name) + ": stopping sources and draining (grace period " +
                       std::to_string(grace_.count()) + " ms); send it again to stop at once");
+        if (on_stop_) on_stop_();
         rt_.request_stop();
       } else {
         host::log(host::LogLevel::kWarn, "run",
@@ -178,6 +183,7 @@ class SignalWatcher {
 
   host::FlowRuntime& rt_;
   std::chrono::milliseconds grace_;
+  std::function<void()> on_stop_;
   std::thread thread_;
   std::atomic<bool> done_{false};
   std::atomic<int> count_{0};
@@ -195,14 +201,18 @@ int run(const RunOptions& options) {
   std::optional<PreparedFlow> flow = prepare_flow(options.flow, /*bind=*/true);
   if (!flow) return kExitUsage;
 
-  if (flow->plan.serving)
-    host::log(host::LogLevel::kWarn, "run",
-              "serving: is configured, but this version of sluice does not serve HTTP yet "
-              "(docs/serving.md); the flow runs without it");
+  // A serving flow: the store, the hub and the HTTP server outlive the runtime (which
+  // reports to the hub), and the server is stopped before the hub goes.
+  std::unique_ptr<ServingSetup> serving;
+  if (flow->plan.serving) {
+    serving = open_serving(*flow->plan.serving);
+    if (!serving) return kExitUsage;
+  }
 
   int code = kExitOk;
   {
     host::FlowRuntime runtime(flow->plan);
+    if (serving) runtime.set_request_observer(serving->hub.get());
     host::MetricsServer metrics_server;
     if (!options.metrics_addr.empty()) {
       std::string error;
@@ -214,7 +224,10 @@ int run(const RunOptions& options) {
                 "metrics at http://" + options.metrics_addr.substr(0, options.metrics_addr.rfind(':')) +
                     ":" + std::to_string(metrics_server.port()) + "/metrics");
     }
-    SignalWatcher signals(runtime, flow->plan.grace_period);
+    SignalWatcher signals(runtime, flow->plan.grace_period, [&serving] {
+      if (serving) serving->hub->stop_admitting();
+    });
+    if (serving && !serving->start_listening(runtime.metrics())) return kExitUsage;
     const bool show_progress =
         options.progress == "always" ||
         (options.progress == "auto" && flow->plan.mode == host::FlowMode::kJob &&
@@ -222,9 +235,11 @@ int run(const RunOptions& options) {
     ProgressLine progress(runtime);
 
     if (runtime.start()) {
+      if (serving) serving->server->set_flow_ready(true);
       runtime.wait(show_progress ? std::function<void()>([&] { progress.tick(); })
                                  : std::function<void()>());
     }
+    if (serving) serving->shut_down();
     const double flow_secs = duration<double>(runtime.elapsed()).count();
     signals.stop();
     progress.clear();

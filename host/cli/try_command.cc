@@ -17,6 +17,7 @@
 
 #include "commands.h"
 #include "exit_codes.h"
+#include "flow_setup.h"
 #include "sluice/host/log.h"
 #include "sluice/host/plugin_instance.h"
 
@@ -285,6 +286,7 @@ int run_with_input(const Options& o, sluice_kind kind, PluginInstance& inst, slu
 
 int run(const Options& o) {
   PluginRegistry reg;
+  add_linked_types(reg);
   reg.load(make_plugin_search_path({o.dirs.begin(), o.dirs.end()}));
   for (const auto& e : reg.errors()) log(LogLevel::kWarn, "", e.message);
   PluginTypeRef type = reg.find(o.type);

@@ -461,6 +461,22 @@ std::optional<FlowPlan> plan_flow(const LoadedFlow& flow, Diagnostics* diagnosti
   if (f.has_serving())
     p.plan.serving = plan_serving(flow, p.plan.name, options.getenv, diagnostics,
                                   options.read_secrets);
+  // `serving:` and the built-in `serving` source (linked into the sluice executable,
+  // serving/serving_source.h) come as a pair: one is useless without the other.
+  int serving_sources = 0;
+  for (const StagePlan& s : p.plan.stages) {
+    if (s.kind != SLUICE_KIND_SOURCE || s.type_name != "serving") continue;
+    ++serving_sources;
+    if (!f.has_serving())
+      p.error(s.path + ".source", "the serving source needs the flow's serving: block",
+              "add serving: {http: 127.0.0.1:8090} (docs/serving.md)");
+  }
+  if (f.has_serving() && serving_sources == 0)
+    p.error("serving", "serving: needs a stage that takes the requests: a source of type serving",
+            "add - {name: requests, source: serving} to stages, and answer with the serve sink");
+  if (f.has_serving() && p.plan.mode == FlowMode::kJob)
+    p.error("mode", "a serving flow runs until it is stopped; mode: job would never end",
+            "use mode: streaming (the default)");
   if (diagnostics->size() != errors_before) return std::nullopt;
   return std::move(p.plan);
 }

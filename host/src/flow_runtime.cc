@@ -133,6 +133,8 @@ FlowRuntime::~FlowRuntime() {
   // type refs and by the caller's registry, so they outlive all of it.
 }
 
+void FlowRuntime::set_request_observer(RequestObserver* observer) { state_->observer = observer; }
+
 bool FlowRuntime::start() {
   State& s = *state_;
   // One instance for every worker of a thread-safe type, created here.

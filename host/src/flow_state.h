@@ -20,6 +20,7 @@
 #include "sluice/host/flow_runtime.h"
 #include "sluice/host/message_batch.h"
 #include "sluice/host/plugin_instance.h"
+#include "sluice/host/request_observer.h"
 
 namespace sluice::host {
 
@@ -64,6 +65,9 @@ struct FlowRuntime::State {
   std::vector<std::unique_ptr<StageWorker>> workers;
   std::vector<std::thread> threads;
   Clock::time_point started_at = Clock::now();
+  // Told about results, paths and failures of messages (set before start; null when
+  // the flow serves no requests).
+  RequestObserver* observer = nullptr;
 
   std::atomic<bool> stop_requested{false};  // sources stop; the rest drains
   std::atomic<bool> forced{false};          // abandon queues; stop at once

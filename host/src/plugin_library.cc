@@ -142,7 +142,25 @@ std::shared_ptr<PluginLibrary> PluginLibrary::load(const fs::path& file, std::st
   }
   if (!lib->handle_.has(SLUICE_PLUGIN_ENTRY_NAME)) return fail(explain_missing_entry(lib->handle_));
 
-  auto entry = lib->handle_.get<const sluice_library*(const sluice_host*)>(SLUICE_PLUGIN_ENTRY_NAME);
+  auto& entry = lib->handle_.get<const sluice_library*(const sluice_host*)>(SLUICE_PLUGIN_ENTRY_NAME);
+  return describe(std::move(lib), &entry, error);
+}
+
+std::shared_ptr<PluginLibrary> PluginLibrary::from_entry(sluice_plugin_entry_fn entry,
+                                                         const fs::path& label, std::string* error) {
+  std::shared_ptr<PluginLibrary> lib(new PluginLibrary());
+  lib->file_ = label;
+  return describe(std::move(lib), entry, error);
+}
+
+std::shared_ptr<PluginLibrary> PluginLibrary::describe(std::shared_ptr<PluginLibrary> lib,
+                                                       sluice_plugin_entry_fn entry,
+                                                       std::string* error) {
+  const fs::path file = lib->file_;
+  auto fail = [&](const std::string& reason) {
+    *error = file.string() + ": " + reason;
+    return nullptr;
+  };
   const sluice_library* raw = nullptr;
   LoadLogCapture entry_log;  // what the plugin logs while its entry runs
   try {

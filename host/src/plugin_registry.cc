@@ -45,6 +45,21 @@ void PluginRegistry::load_file(const fs::path& file) {
     errors_.push_back({file, error});
     return;
   }
+  add(std::move(lib));
+}
+
+void PluginRegistry::add_linked(sluice_plugin_entry_fn entry, const fs::path& label) {
+  std::string error;
+  std::shared_ptr<const PluginLibrary> lib = PluginLibrary::from_entry(entry, label, &error);
+  if (!lib) {
+    errors_.push_back({label, error});
+    return;
+  }
+  add(std::move(lib));
+}
+
+void PluginRegistry::add(std::shared_ptr<const PluginLibrary> lib) {
+  const fs::path& file = lib->file();
   // A library whose every type is shadowed still counts as loaded (nothing wrong
   // with the file itself); each shadowed type is reported.
   for (const PluginType& type : lib->types()) {

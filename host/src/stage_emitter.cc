@@ -72,6 +72,7 @@ void StageEmitter::begin_call(MessageBatch* input, const uint32_t* index_map, si
   input_count_ = count;
   call_time_ms_ = wall_ms();
   call_lineages_.clear();
+  response_count_ = 0;
   outcomes_.assign(count, SLUICE_OUTCOME_OK);
   if (reasons_.size() < count) reasons_.resize(count);
   for (size_t i : touched_reasons_) reasons_[i].clear();
@@ -149,7 +150,13 @@ void StageEmitter::on_emit(size_t input_index, const sluice_output& out) {
   }
 }
 
-void StageEmitter::on_respond(size_t, sluice_bytes) { bump(stage_.metrics->responses); }
+void StageEmitter::on_respond(size_t input_index, sluice_bytes value) {
+  if (response_count_ == responses_.size()) responses_.emplace_back();
+  Response& r = responses_[response_count_++];
+  r.input = input_index;
+  if (flow_.observer != nullptr)
+    r.value.assign(value.data != nullptr ? reinterpret_cast<const char*>(value.data) : "", value.size);
+}
 
 void StageEmitter::on_outcome(size_t input_index, sluice_outcome outcome, std::string_view reason) {
   outcomes_[input_index] = outcome;
@@ -168,6 +175,7 @@ void StageEmitter::rollback() {
   for (Lineage* l : call_lineages_)
     if (l != nullptr) inbox_->cancel(l);
   call_lineages_.clear();
+  response_count_ = 0;
 }
 
 size_t StageEmitter::commit(const std::vector<uint8_t>* failed_inputs) {
@@ -198,6 +206,21 @@ size_t StageEmitter::commit(const std::vector<uint8_t>* failed_inputs) {
       lane.origin.clear();
       lane.mark = lane.batch->size();
     }
+
+  // Responses of inputs that did not fail reach the request observer now, before the
+  // worker finishes those inputs (their lineage can then complete the request).
+  if (response_count_ > 0) {
+    uint64_t delivered = 0;
+    for (size_t r = 0; r < response_count_; ++r) {
+      const Response& resp = responses_[r];
+      if (failed_inputs != nullptr && (*failed_inputs)[resp.input]) continue;
+      ++delivered;
+      if (flow_.observer != nullptr)
+        flow_.observer->on_result(input_id(resp.input), stage_.plan->name, resp.value);
+    }
+    bump(stage_.metrics->responses, delivered);
+    response_count_ = 0;
+  }
 
   // Lineage: each input (map) or new message (source) now has `copies` descendants in
   // place of itself. Done before any of them can be pushed to another thread.

@@ -48,6 +48,11 @@ class StageEmitter : public CallSink {
   sluice_outcome outcome(size_t input) const { return outcomes_[input]; }
   const std::string& reason(size_t input) const { return reasons_[input]; }
 
+  // The input's message id (sinks and maps; the call's input position).
+  std::string_view input_id(size_t input) const {
+    return input_->id(index_map_ ? index_map_[input] : input);
+  }
+
   // Sends the batch's message `batch_index` to the stage's fallback route.
   void route_to_fallback(MessageBatch& batch, size_t batch_index);
 
@@ -105,6 +110,14 @@ class StageEmitter : public CallSink {
   std::vector<sluice_outcome> outcomes_;
   std::vector<std::string> reasons_;
   std::vector<size_t> touched_reasons_;
+  // Sink: what the call responded, per input, in order; handed to the flow's request
+  // observer at commit (only for inputs that did not fail), forgotten at rollback.
+  struct Response {
+    size_t input = 0;
+    std::string value;  // empty when the flow has no observer (only counted then)
+  };
+  std::vector<Response> responses_;
+  size_t response_count_ = 0;  // entries of responses_ in use (their strings are reused)
 
   uint64_t next_id_ = 0;                     // generated source ids
   std::string id_prefix_;

@@ -271,6 +271,19 @@ sluice_status StageWorker::call(MessageBatch& batch, const std::vector<uint32_t>
     b.count = subset_.size();
     emitter_.begin_call(&batch, indexes.data(), b.count);
   }
+  if (flow_.observer != nullptr) {
+    // The request's path: this stage had these messages from call to return.
+    const auto wall0 = std::chrono::system_clock::now();
+    const Clock::time_point t0 = Clock::now();
+    const sluice_status s = instance_->process(&ctx_, b);
+    const Clock::time_point t1 = Clock::now();
+    stage_.metrics->process_seconds.record(t1 - t0);
+    step_ids_.resize(b.count);
+    for (size_t i = 0; i < b.count; ++i) step_ids_[i] = emitter_.input_id(i);
+    flow_.observer->on_step(plan_.name, step_ids_.data(), b.count, wall0,
+                            wall0 + std::chrono::duration_cast<std::chrono::system_clock::duration>(t1 - t0));
+    return s;
+  }
   const Clock::time_point t0 = Clock::now();
   const sluice_status s = instance_->process(&ctx_, b);
   stage_.metrics->process_seconds.record(Clock::now() - t0);
@@ -367,6 +380,8 @@ void StageWorker::process_batch(MessageBatch& batch, std::vector<uint32_t> index
 void StageWorker::give_up(MessageBatch& batch, const std::vector<uint32_t>& indexes,
                           const std::string& reason) {
   bump(stage_.metrics->failed, indexes.size());
+  if (flow_.observer != nullptr)
+    for (uint32_t i : indexes) flow_.observer->on_failure(batch.id(i), plan_.name, reason);
   switch (plan_.on_error.action) {
     case ErrorAction::kFail: {
       std::string what = reason.empty() ? std::string("process failed") : reason;

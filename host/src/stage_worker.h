@@ -69,6 +69,7 @@ class StageWorker {
   sluice_ctx ctx_;
 
   std::vector<const sluice_message*> subset_;  // the inputs of a partial call
+  std::vector<std::string_view> step_ids_;     // the ids of a call, for the request observer
   std::vector<uint32_t> all_indexes_;
   std::vector<Lineage*> acked_;
   // Source: this worker's last pending() report (-1: none yet) and when it was asked.

@@ -10,4 +10,5 @@ SLUICE_PLUGIN("sluice-builtin", lib) {
   sluice::builtin::add_filter(lib);
   sluice::builtin::add_stdout(lib);
   sluice::builtin::add_log(lib);
+  sluice::builtin::add_serve(lib);
 }

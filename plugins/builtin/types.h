@@ -13,5 +13,6 @@ void add_stdin(Library& lib);
 void add_filter(Library& lib);
 void add_stdout(Library& lib);
 void add_log(Library& lib);
+void add_serve(Library& lib);  // answers serving requests
 
 }  // namespace sluice::builtin

@@ -32,6 +32,7 @@
 
 #include "sluice/host/flow_metrics.h"
 #include "sluice/host/flow_plan.h"
+#include "sluice/host/request_observer.h"
 
 namespace sluice::host {
 
@@ -57,6 +58,10 @@ class FlowRuntime {
   ~FlowRuntime();
   FlowRuntime(const FlowRuntime&) = delete;
   FlowRuntime& operator=(const FlowRuntime&) = delete;
+
+  // Reports results, paths and failures of messages to `observer` (the serving layer),
+  // which must outlive the runtime's threads. Call before start().
+  void set_request_observer(RequestObserver* observer);
 
   // Starts every worker and waits until each created its instance. Returns false if
   // any create failed (result() names the stage); nothing was processed then.

@@ -53,6 +53,13 @@ class PluginLibrary {
   static std::shared_ptr<PluginLibrary> load(const std::filesystem::path& file,
                                              std::string* error);
 
+  // A library linked into the host executable itself (the `serving` source): its entry
+  // function is called and its descriptor validated exactly as a file's would be;
+  // `label` stands for the file in messages and listings. Nothing is loaded or unloaded.
+  static std::shared_ptr<PluginLibrary> from_entry(sluice_plugin_entry_fn entry,
+                                                   const std::filesystem::path& label,
+                                                   std::string* error);
+
   PluginLibrary(const PluginLibrary&) = delete;
   PluginLibrary& operator=(const PluginLibrary&) = delete;
   ~PluginLibrary();
@@ -65,6 +72,9 @@ class PluginLibrary {
 
  private:
   PluginLibrary() = default;
+  // Calls the entry and validates the descriptor it returns (load and from_entry).
+  static std::shared_ptr<PluginLibrary> describe(std::shared_ptr<PluginLibrary> lib,
+                                                 sluice_plugin_entry_fn entry, std::string* error);
 
   std::filesystem::path file_;
   boost::dll::shared_library handle_;

@@ -42,6 +42,9 @@ class PluginRegistry {
   void load_folder(const std::filesystem::path& dir);
   // Loads one library file.
   void load_file(const std::filesystem::path& file);
+  // Adds a library linked into the executable (PluginLibrary::from_entry). Call before
+  // load(): built into the host, its types come first.
+  void add_linked(sluice_plugin_entry_fn entry, const std::filesystem::path& label);
 
   // The type named `name`, or an empty ref.
   PluginTypeRef find(std::string_view name) const;
@@ -53,6 +56,8 @@ class PluginRegistry {
   const std::vector<std::filesystem::path>& folders() const { return folders_; }
 
  private:
+  void add(std::shared_ptr<const PluginLibrary> lib);
+
   std::vector<std::shared_ptr<const PluginLibrary>> libraries_;
   std::map<std::string, PluginTypeRef, std::less<>> by_name_;
   std::vector<PluginLoadError> errors_;

@@ -1,0 +1,223 @@
+#include "sluice/serving/request_hub.h"
+
+namespace sluice::serving {
+
+RequestHub::RequestHub(store::RequestStore& store, uint32_t max_in_flight)
+    : store_(store), max_in_flight_(max_in_flight) {}
+
+RequestHub::~RequestHub() = default;
+
+RequestHub::Admission RequestHub::submit(store::NewRequest request,
+                                         std::shared_ptr<PendingRequest>* out,
+                                         std::string* error) {
+  if (stopping_.load()) return Admission::kStopping;
+  if (in_flight_.fetch_add(1) >= max_in_flight_) {
+    in_flight_.fetch_sub(1);
+    ++rejected_busy_;
+    return Admission::kBusy;
+  }
+  auto pending = std::make_shared<PendingRequest>();
+  pending->id = request.id;
+  pending->accepted_at = request.accepted_at;
+  {
+    // In the table first: of two concurrent submits of one id, exactly one gets past
+    // here, before either reaches the store.
+    Shard& s = shard(request.id);
+    std::lock_guard<std::mutex> lock(s.mutex);
+    if (!s.map.emplace(request.id, pending).second) {
+      in_flight_.fetch_sub(1);
+      ++duplicates_;
+      return Admission::kDuplicate;
+    }
+  }
+  store::AcceptResult stored;
+  try {
+    stored = store_.accept(request);
+  } catch (const store::StoreError& e) {
+    erase(request.id);
+    in_flight_.fetch_sub(1);
+    ++store_errors_;
+    *error = e.what();
+    return Admission::kStoreError;
+  }
+  if (stored == store::AcceptResult::kDuplicate) {
+    erase(request.id);
+    in_flight_.fetch_sub(1);
+    ++duplicates_;
+    return Admission::kDuplicate;
+  }
+  ++accepted_;
+  pending->body = std::move(request.body);
+  pending->headers = std::move(request.headers);
+  *out = pending;
+  enqueue(std::move(pending));
+  return Admission::kAccepted;
+}
+
+size_t RequestHub::recover() {
+  size_t n = 0;
+  for (store::NewRequest& r : store_.unfinished()) {
+    auto pending = std::make_shared<PendingRequest>();
+    pending->id = r.id;
+    pending->accepted_at = r.accepted_at;
+    pending->body = std::move(r.body);
+    pending->headers = std::move(r.headers);
+    {
+      Shard& s = shard(pending->id);
+      std::lock_guard<std::mutex> lock(s.mutex);
+      if (!s.map.emplace(pending->id, pending).second) continue;
+    }
+    // The first attempt's partial results and path are not this attempt's.
+    store_.restart(pending->id);
+    in_flight_.fetch_add(1);
+    enqueue(std::move(pending));
+    ++n;
+  }
+  recovered_ += n;
+  return n;
+}
+
+std::shared_ptr<PendingRequest> RequestHub::find(std::string_view id) const {
+  Shard& s = shard(id);
+  std::lock_guard<std::mutex> lock(s.mutex);
+  auto it = s.map.find(id);
+  return it == s.map.end() ? nullptr : it->second;
+}
+
+void RequestHub::erase(std::string_view id) {
+  Shard& s = shard(id);
+  std::lock_guard<std::mutex> lock(s.mutex);
+  auto it = s.map.find(id);
+  if (it != s.map.end()) s.map.erase(it);
+}
+
+void RequestHub::enqueue(std::shared_ptr<PendingRequest> request) {
+  {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    queue_.push_back(std::move(request));
+  }
+  queue_cv_.notify_one();
+}
+
+void RequestHub::take(size_t max, std::chrono::microseconds wait,
+                      std::vector<std::shared_ptr<PendingRequest>>* out) {
+  std::unique_lock<std::mutex> lock(queue_mutex_);
+  if (queue_.empty() && wait.count() > 0)
+    queue_cv_.wait_for(lock, wait, [&] { return !queue_.empty(); });
+  const size_t first = out->size();
+  while (!queue_.empty() && out->size() - first < max) {
+    out->push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  lock.unlock();
+  for (size_t i = first; i < out->size(); ++i) {
+    PendingRequest& r = *(*out)[i];
+    std::lock_guard<std::mutex> req_lock(r.mutex);
+    r.state = PendingRequest::State::kProcessing;
+  }
+}
+
+size_t RequestHub::queued() const {
+  std::lock_guard<std::mutex> lock(queue_mutex_);
+  return queue_.size();
+}
+
+void RequestHub::note_read(PendingRequest& request, std::string_view stage, store::Time read_at) {
+  std::lock_guard<std::mutex> lock(request.mutex);
+  request.path.push_back({std::string(stage), request.accepted_at, read_at});
+}
+
+void RequestHub::complete(std::string_view id) {
+  std::shared_ptr<PendingRequest> r = find(id);
+  if (!r) return;  // not a request (another source's message), or already ended
+  {
+    std::lock_guard<std::mutex> lock(r->mutex);
+    if (r->ended()) return;
+    r->finished_at = std::chrono::system_clock::now();
+    const bool failed = !r->error.empty();
+    r->state = failed ? PendingRequest::State::kFailed : PendingRequest::State::kCompleted;
+    // Queued writes, applied in this order; the outcome last, so a crash in between
+    // leaves the request unfinished (processed again) rather than complete and short.
+    for (const store::Result& res : r->results) store_.add_result(r->id, res.stage, res.value);
+    for (const store::Step& step : r->path) store_.add_step(r->id, step.stage, step.start, step.end);
+    store_.complete(r->id, failed ? store::Outcome::kFailed : store::Outcome::kCompleted, r->error,
+                    r->finished_at);
+    ++(failed ? failed_ : completed_);
+  }
+  r->changed.notify_all();
+  // Gone from the table only after the store has every write queued: a lookup that
+  // misses here finds the record in the store (the store reads its own queued writes).
+  erase(id);
+  in_flight_.fetch_sub(1);
+}
+
+void RequestHub::on_result(std::string_view id, std::string_view stage, std::string_view value) {
+  std::shared_ptr<PendingRequest> r = find(id);
+  if (!r) return;
+  {
+    std::lock_guard<std::mutex> lock(r->mutex);
+    if (r->ended()) return;
+    r->results.push_back({std::string(stage), std::string(value)});
+  }
+  r->changed.notify_all();
+}
+
+void RequestHub::on_step(std::string_view stage, const std::string_view* ids, size_t count,
+                         Time start, Time end) {
+  for (size_t i = 0; i < count; ++i) {
+    std::shared_ptr<PendingRequest> r = find(ids[i]);
+    if (!r) continue;
+    std::lock_guard<std::mutex> lock(r->mutex);
+    if (!r->ended()) r->path.push_back({std::string(stage), start, end});
+  }
+}
+
+void RequestHub::on_failure(std::string_view id, std::string_view stage, std::string_view error) {
+  std::shared_ptr<PendingRequest> r = find(id);
+  if (!r) return;
+  std::lock_guard<std::mutex> lock(r->mutex);
+  if (r->error.empty() && !r->ended()) {
+    r->error.assign(stage);
+    r->error += ": ";
+    r->error += error.empty() ? std::string_view("failed") : error;
+  }
+}
+
+void RequestHub::stop_admitting() { stopping_.store(true); }
+
+void RequestHub::abandon_remaining() {
+  std::vector<std::shared_ptr<PendingRequest>> left;
+  for (Shard& s : shards_) {
+    std::lock_guard<std::mutex> lock(s.mutex);
+    for (auto& [id, r] : s.map) left.push_back(r);
+    s.map.clear();
+  }
+  {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    queue_.clear();
+  }
+  for (auto& r : left) {
+    {
+      std::lock_guard<std::mutex> lock(r->mutex);
+      if (!r->ended()) r->state = PendingRequest::State::kAbandoned;
+    }
+    r->changed.notify_all();
+    in_flight_.fetch_sub(1);
+  }
+}
+
+HubStats RequestHub::stats() const {
+  HubStats s;
+  s.in_flight = in_flight_.load();
+  s.queued = queued();
+  s.accepted = accepted_.load();
+  s.completed = completed_.load();
+  s.failed = failed_.load();
+  s.duplicates = duplicates_.load();
+  s.rejected_busy = rejected_busy_.load();
+  s.store_errors = store_errors_.load();
+  s.recovered = recovered_.load();
+  return s;
+}
+
+}  // namespace sluice::serving
