@@ -97,6 +97,9 @@ std::string FlowMetrics::prometheus() const {
   stage_family("sluice_source_messages_produced_total", "counter",
                "Messages a source emitted (once each, before routing).",
                [](const StageMetrics& s) { return read(s.produced); });
+  stage_family("sluice_sink_responses_total", "counter",
+               "Results a sink answered requests with (serve).",
+               [](const StageMetrics& s) { return read(s.responses); });
   stage_family("sluice_source_messages_acked_total", "counter",
                "Source messages whose every descendant finished.",
                [](const StageMetrics& s) { return read(s.acked); });
