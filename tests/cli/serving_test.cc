@@ -1091,6 +1091,18 @@ TEST_F(ServingTest, SigtermLetsARequestInProgressFinish) {
   }));
   std::this_thread::sleep_for(200ms);  // in the map's sleep by now
   ASSERT_TRUE(s.proc->signal(SIGTERM));
+  // While it drains: not ready, and new requests are turned away (503, Retry-After).
+  httplib::Result readyz = no_response();
+  EXPECT_TRUE(eventually([&] {
+    readyz = c.Get("/readyz");
+    return readyz && readyz->status == 503;
+  }, 500ms, 10ms)) << describe(readyz);
+  EXPECT_TRUE(is_json_error(readyz, 503, "stopping"));
+  auto late = c.Post("/v1/process/async", id_header("too-late"), "x", "text/plain");
+  EXPECT_TRUE(is_json_error(late, 503, "stopping"));
+  if (late) {
+    EXPECT_EQ(late->get_header_value("Retry-After"), "5");
+  }
   t.join();
   ASSERT_TRUE(r) << describe(r);
   EXPECT_EQ(r->status, 200) << r->body;
