@@ -266,7 +266,10 @@ struct ServingServer::Impl {
       return HandlerResponse::Handled;
     }
     if (r->guarded && !tokens.empty()) {
-      const std::string_view token = bearer_token(req.get_header_value("Authorization"));
+      // get_header_value returns a copy: keep it alive while `token` (a view into it)
+      // is used.
+      const std::string authorization = req.get_header_value("Authorization");
+      const std::string_view token = bearer_token(authorization);
       if (token.empty() || !token_matches(token, tokens)) {
         res.set_header("WWW-Authenticate", "Bearer realm=\"sluice\"");
         json_error(res, 401,
