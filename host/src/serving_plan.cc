@@ -524,6 +524,14 @@ bool read_token_source(const TokenSourcePlan& source, const EnvLookup& getenv,
       *hint = "a bearer token is one line of visible ASCII characters";
       return false;
     }
+    if (c == '%') {
+      // cpp-httplib 0.11 percent-decodes every header value before the server sees it,
+      // so a token with '%' could never match what a client sends.
+      *error = "the token in " + what + " has a '%' character";
+      *hint = "the HTTP server percent-decodes header values; use a token of letters, digits "
+              "and -._~+/= (e.g. from `openssl rand -base64 32`)";
+      return false;
+    }
   }
   *token = std::string(trimmed);
   return true;
