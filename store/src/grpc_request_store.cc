@@ -572,6 +572,10 @@ class GrpcRequestStore final : public RequestStore {
         server_ready_ = response.ready();
       } else {
         transport_ok_ = false;
+        // The server is unreachable: the next probe tries to connect at once instead of
+        // after the channel's reconnect backoff, so a server that is back is found within
+        // one probe_interval.
+        grpc::experimental::ChannelResetConnectionBackoff(channel_.get());
       }
       probe_cv_.wait_for(lock, options_.probe_interval, [&] { return probe_stop_; });
     }

@@ -13,6 +13,10 @@ The Python stubs (serving_store_pb2.py, serving_store_pb2_grpc.py) are generated
 time into <build>/python_stubs (the sluice-store-python-stubs target); --stubs names that
 folder (default: $SLUICE_PYTHON_STUBS). Runs until SIGTERM or SIGINT. Needs Debian's
 python3-grpcio and python3-protobuf.
+
+Prints one line, "serving store listening on ADDRESS (append|overwrite)", once it serves:
+connect after it. (python grpc leaves a connection made between the bind and the start of
+its server hanging for about 5 s, so a client probing too early is slow to connect.)
 """
 
 import argparse

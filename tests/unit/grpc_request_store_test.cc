@@ -9,11 +9,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <thread>
 
+#include <grpc/grpc.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
@@ -26,9 +28,15 @@ extern char** environ;
 namespace sluice::store {
 namespace {
 
+namespace fs = std::filesystem;
 namespace pb = ::serving::v1;
 using namespace std::chrono_literals;
 using std::chrono::seconds;
+
+// gRPC stays initialised for the whole run. Otherwise each test's last gRPC object
+// (usually its server) shuts gRPC down, and gRPC 1.51's shutdown joins an executor
+// thread that may sit in a 10 s epoll_wait: a test then takes 10 s more, now and then.
+const bool grpc_initialised = (grpc_init(), true);
 
 Time at_s(int64_t s) { return Time(std::chrono::duration_cast<Time::duration>(seconds(s))); }
 
@@ -395,6 +403,18 @@ TEST_F(GrpcRequestStoreTest, ServerDownFailsAcceptUntilItIsBack) {
   EXPECT_EQ(store->accept(request("a")), AcceptResult::kAccepted);
 }
 
+// A store server started after Sluice (a sidecar) is found by the next probe.
+TEST_F(GrpcRequestStoreTest, ServerStartedLaterIsFound) {
+  server_->stop();
+  fs::remove(tmp_ / "store.sock");  // no socket yet: connect fails with ENOENT
+  auto store = open();
+  std::this_thread::sleep_for(200ms);
+  EXPECT_FALSE(store->ready());
+  server_->start();
+  EXPECT_TRUE(wait_until([&] { return store->ready(); }, 10000ms));
+  EXPECT_EQ(store->accept(request("a")), AcceptResult::kAccepted);
+}
+
 TEST_F(GrpcRequestStoreTest, RefusedPutFailsAcceptAndCompletionIsCountedLost) {
   std::vector<std::string> lost;
   std::mutex lost_mu;
@@ -562,18 +582,37 @@ class PythonServerTest : public ::testing::TestWithParam<const char*> {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    ASSERT_EQ(posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ), 0);
+    int out[2];
+    ASSERT_EQ(::pipe(out), 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&actions, out[0]);
+    int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(out[1]);
+    ASSERT_EQ(rc, 0);
+    // Connect only once it printed that it serves: python grpc leaves a connection made
+    // between its bind and its start hanging for about 5 s.
+    stdout_ = ::fdopen(out[0], "r");
+    ASSERT_NE(stdout_, nullptr);
+    char line[512];
+    ASSERT_NE(std::fgets(line, sizeof line, stdout_), nullptr) << "the Python server did not start";
+    ASSERT_NE(std::string(line).find("listening"), std::string::npos) << line;
   }
   void TearDown() override {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+    if (stdout_) std::fclose(stdout_);
   }
 
   test::TempDir tmp_{"sluice-grpc-py-test"};
   std::string address_;
   pid_t pid_ = -1;
+  FILE* stdout_ = nullptr;
 };
 
 TEST_P(PythonServerTest, AcceptCompleteGetThroughPythonGrpc) {
@@ -581,7 +620,7 @@ TEST_P(PythonServerTest, AcceptCompleteGetThroughPythonGrpc) {
   options.address = address_;
   options.probe_interval = 50ms;
   auto store = open_grpc_request_store(options);
-  ASSERT_TRUE(wait_until([&] { return store->ready(); }, 15000ms)) << "the Python server did not start";
+  ASSERT_TRUE(wait_until([&] { return store->ready(); })) << "the Python server is not ready";
   NewRequest r{"py-1", std::string("\0body", 5), {{"X-A", "1"}}, at_s(100)};
   ASSERT_EQ(store->accept(r), AcceptResult::kAccepted);
   EXPECT_EQ(store->accept(r), AcceptResult::kDuplicate);

@@ -69,7 +69,10 @@
 // be in progress or still start when the store is destroyed.
 // Ownership: the store copies what it is given; records returned are the caller's.
 // The gRPC channel is created at open and shared by all calls; it reconnects by itself
-// (quickly: reconnect backoff at most 1 s) when the server comes back.
+// when the server comes back (reconnect backoff capped at 1 s, and reset by every failed
+// probe), so a server restarted, or started after Sluice, is found within about one
+// probe_interval.
+// Ids and stage names travel in proto3 string fields: they must be UTF-8.
 #pragma once
 
 #include <chrono>
