@@ -104,6 +104,7 @@ struct GrpcStoreOptions {
   size_t max_message_bytes = 64 * 1024 * 1024;
   // Told about every completion Put given up (id, why), from the sender thread, without
   // the store's lock held; optional. For the log: the count is in stats().lost_writes.
+  // It must not call close() (close waits for that thread).
   std::function<void(std::string_view id, std::string_view why)> on_lost_write;
 };
 
