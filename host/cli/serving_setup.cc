@@ -7,6 +7,7 @@
 #include "sluice/host/log.h"
 #include "sluice/serving/serving_source.h"
 #include "sluice/serving/tokens.h"
+#include "sluice/store/grpc_request_store.h"
 #include "sluice/store/sqlite_request_store.h"
 
 namespace sluice::cli {
@@ -29,8 +30,14 @@ std::unique_ptr<ServingSetup> open_serving(const host::ServingPlan& plan) {
       options.ttl = plan.store_ttl;
       s->store = store::open_sqlite_request_store(options);
     } else {
-      std::cerr << "sluice: error: serving.store.grpc is not available in this build\n";
-      return nullptr;
+      store::GrpcStoreOptions options;
+      options.address = plan.grpc_address;
+      options.on_lost_write = [](std::string_view id, std::string_view why) {
+        host::log(host::LogLevel::kWarn, "serving",
+                  "the gRPC store lost the results of request " + std::string(id) + ": " +
+                      std::string(why));
+      };
+      s->store = store::open_grpc_request_store(options);
     }
   } catch (const store::StoreError& e) {
     std::cerr << "sluice: error: serving.store: " << e.what() << "\n";
