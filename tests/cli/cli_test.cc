@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -46,19 +47,31 @@ RunResult sluice_with_input(const std::vector<std::string>& args, std::string in
 const std::string kFixtureDir = SLUICE_FIXTURE_DIR;
 
 // The types of libsluice-builtin.so, sorted by name as `sluice plugins` lists them.
-const std::vector<std::string> kBuiltinTypes = {"blackhole", "cat",  "file",  "filter",
-                                                "generator", "log",  "stdin", "stdout"};
+const std::vector<std::string> kBuiltinTypes = {"blackhole", "cat",   "file",  "filter", "generator",
+                                                "log",       "serve", "stdin", "stdout"};
 // Every type in the built-in folder: libsluice-builtin.so's and libsluice-python.so's.
 const std::vector<std::string> kBuiltinFolderTypes = {
-    "blackhole", "cat", "file", "filter", "generator", "log", "python", "stdin", "stdout"};
+    "blackhole", "cat", "file", "filter", "generator", "log", "python", "serve", "stdin", "stdout"};
+// The type linked into the sluice executable itself, listed with this label for a file.
+const std::string kLinkedType = "serving";
+const std::string kLinkedLabel = "(built into sluice)";
+
+// `types` and the linked type, sorted by name: what `sluice plugins` lists when the
+// folders provide `types`.
+std::vector<std::string> and_linked(std::vector<std::string> types) {
+  types.push_back(kLinkedType);
+  std::sort(types.begin(), types.end());
+  return types;
+}
 
 // The product finds its built-ins through the real path of the executable
 // (/proc/self/exe), so the names it prints are symlink-free: compare with those.
 std::string builtin_dir() { return fs::canonical(SLUICE_BUILTIN_DIR).string(); }
 std::string builtin_lib() { return builtin_dir() + "/libsluice-builtin.so"; }
 std::string python_lib() { return builtin_dir() + "/libsluice-python.so"; }
-// The built-in library that provides `type`.
+// The built-in library that provides `type` (or the linked type's label).
 std::string builtin_lib_of(const std::string& type) {
+  if (type == kLinkedType) return kLinkedLabel;
   return type == "python" ? python_lib() : builtin_lib();
 }
 
@@ -212,7 +225,7 @@ TEST(Plugins, TableListsTheBuiltins) {
   EXPECT_EQ(r.err, "");
   ASSERT_TRUE(starts_with(r.out, "TYPE")) << r;
   std::vector<TableRow> rows = parse_table(r.out);
-  ASSERT_EQ(type_names(rows), kBuiltinFolderTypes) << r;
+  ASSERT_EQ(type_names(rows), and_linked(kBuiltinFolderTypes)) << r;
 
   // Sorted by type name; "(mt)" marks the thread-safe types; a type with two kinds lists
   // both.
@@ -225,7 +238,8 @@ TEST(Plugins, TableListsTheBuiltins) {
   const std::map<std::string, std::string> kinds = {
       {"blackhole", "sink"}, {"cat", "map (mt)"}, {"file", "source,sink"},
       {"filter", "map (mt)"}, {"generator", "source"}, {"log", "sink"},
-      {"stdin", "source"},   {"stdout", "sink"},      {"python", "source,map,sink"}};
+      {"stdin", "source"},   {"stdout", "sink"},      {"python", "source,map,sink"},
+      {"serve", "sink"},     {"serving", "source"}};
   for (const auto& [name, kind] : kinds) EXPECT_EQ(by_name[name].kinds, kind) << name;
   EXPECT_EQ(by_name["blackhole"].description, "sink that counts and discards every message");
   EXPECT_EQ(by_name["cat"].description, "identity map: passes each message through unchanged");
@@ -233,6 +247,10 @@ TEST(Plugins, TableListsTheBuiltins) {
             "synthetic messages: count, size, template with {seq}, keys, rate");
   EXPECT_EQ(by_name["filter"].description,
             "keeps, drops or tags messages by a regex or a JSON field condition");
+  EXPECT_EQ(by_name["serve"].description,
+            "sink that answers each message's HTTP request with the message value");
+  EXPECT_EQ(by_name["serving"].description,
+            "source of HTTP requests (the flow's serving: block); answer with the serve sink");
 }
 
 TEST(Plugins, JsonDescribesTheBuiltins) {
@@ -241,7 +259,7 @@ TEST(Plugins, JsonDescribesTheBuiltins) {
   EXPECT_EQ(r.err, "");
   json j = parse_json(r);
   ASSERT_TRUE(j.is_object()) << r;
-  EXPECT_EQ(type_names(j), kBuiltinFolderTypes);
+  EXPECT_EQ(type_names(j), and_linked(kBuiltinFolderTypes));
 
   for (const json& t : j.at("types")) {
     SCOPED_TRACE(t.dump());
@@ -250,7 +268,9 @@ TEST(Plugins, JsonDescribesTheBuiltins) {
     EXPECT_TRUE(t.at("config_schema").is_object()) << "built-ins publish a schema";
     const std::string name = t.at("name");
     EXPECT_EQ(t.at("file"), builtin_lib_of(name));
-    EXPECT_EQ(t.at("library"), name == "python" ? "sluice-python" : "sluice-builtin");
+    EXPECT_EQ(t.at("library"), name == "python"      ? "sluice-python"
+                               : name == kLinkedType ? "sluice-serving"
+                                                     : "sluice-builtin");
     EXPECT_EQ(t.at("abi"), "1.2");
   }
   const json& generator = *find_type(j, "generator");
@@ -268,9 +288,10 @@ TEST(Plugins, JsonDescribesTheBuiltins) {
   EXPECT_EQ(find_type(j, "file")->at("thread_safe"), false);
   EXPECT_EQ(find_type(j, "filter")->at("kinds"), json::array({"map"}));
   EXPECT_EQ(find_type(j, "filter")->at("thread_safe"), true);
-  for (const char* sink : {"log", "stdout"})
+  for (const char* sink : {"log", "stdout", "serve"})
     EXPECT_EQ(find_type(j, sink)->at("kinds"), json::array({"sink"})) << sink;
-  EXPECT_EQ(find_type(j, "stdin")->at("kinds"), json::array({"source"}));
+  for (const char* source : {"stdin", "serving"})
+    EXPECT_EQ(find_type(j, source)->at("kinds"), json::array({"source"})) << source;
 
   EXPECT_EQ(j.at("errors"), json::array());
   ASSERT_FALSE(j.at("folders").empty());
@@ -287,7 +308,7 @@ TEST(Plugins, FixtureFolderListsGoodTypesAndOneErrorLinePerBrokenLibrary) {
             (std::vector<std::string>{"blackhole", "c-counter", "c-upper", "cat",
                                       "cpp-ack-source", "cpp-drop-source", "cpp-finish", "cpp-misbehave", "cpp-status",
                                       "cpp-throw", "file", "filter", "generator", "log",
-                                      "old-minor", "python", "stdin", "stdout", "test-ack-source",
+                                      "old-minor", "python", "serve", "serving", "stdin", "stdout", "test-ack-source",
                                       "test-flaky-map", "test-flaky-sink", "test-slow-sink", "test-tag-map",
                                       "twin"}))
       << r;
@@ -299,6 +320,7 @@ TEST(Plugins, FixtureFolderListsGoodTypesAndOneErrorLinePerBrokenLibrary) {
   EXPECT_EQ(file_of["test-ack-source"], fixture("flow-fixtures"));
   EXPECT_EQ(file_of["twin"], fixture("twin-a")) << "the first file found wins";
   EXPECT_EQ(file_of["generator"], builtin_lib());
+  EXPECT_EQ(file_of["serving"], kLinkedLabel);
 
   // stderr: exactly one "sluice: error: <file>: ..." line per rejected library.
   std::set<std::string> named;
@@ -400,6 +422,9 @@ TEST(Plugins, EarlierFolderShadowsTheBuiltinsAndTheLaterFileIsReported) {
     ASSERT_NE(find_type(j, name), nullptr) << name;
     EXPECT_EQ(find_type(j, name)->at("file"), mine) << name;
   }
+  // The linked type comes before every folder: the copy does not provide it anyway.
+  ASSERT_NE(find_type(j, kLinkedType), nullptr);
+  EXPECT_EQ(find_type(j, kLinkedType)->at("file"), kLinkedLabel);
   // One error per shadowed type, naming both files.
   std::set<std::string> messages, expected;
   for (const json& e : j.at("errors")) messages.insert(e.at("message").get<std::string>());
@@ -416,7 +441,7 @@ TEST(Plugins, SameFileThroughTwoFoldersLoadsOnce) {
   EXPECT_EQ(r.exit_code, 0) << r;
   json j = parse_json(r);
   EXPECT_EQ(j.at("errors"), json::array());
-  EXPECT_EQ(type_names(j), kBuiltinFolderTypes);
+  EXPECT_EQ(type_names(j), and_linked(kBuiltinFolderTypes));
   EXPECT_EQ(j.at("folders").size(), 2u);
 }
 
@@ -426,7 +451,7 @@ TEST(Plugins, MissingPluginDirIsReportedAndBuiltinsStillLoad) {
   EXPECT_EQ(r.err,
             "sluice: error: /nonexistent/sluice-plugins: plugin folder does not exist or is "
             "not a folder\n");
-  EXPECT_EQ(type_names(parse_table(r.out)), kBuiltinFolderTypes);
+  EXPECT_EQ(type_names(parse_table(r.out)), and_linked(kBuiltinFolderTypes));
 }
 
 TEST(Plugins, BuiltinsAreFoundRelativeToTheExecutable) {
@@ -442,9 +467,12 @@ TEST(Plugins, BuiltinsAreFoundRelativeToTheExecutable) {
   EXPECT_EQ(r.exit_code, 0) << r;
   EXPECT_EQ(r.err, "");
   std::vector<TableRow> rows = parse_table(r.out);
-  EXPECT_EQ(type_names(rows), kBuiltinTypes) << r;
-  for (const TableRow& row : rows)
-    EXPECT_EQ(row.file, (plugins / "libsluice-builtin.so").string()) << row.type;
+  EXPECT_EQ(type_names(rows), and_linked(kBuiltinTypes)) << r;
+  for (const TableRow& row : rows) {
+    EXPECT_EQ(row.file,
+              row.type == kLinkedType ? kLinkedLabel : (plugins / "libsluice-builtin.so").string())
+        << row.type;
+  }
 }
 
 TEST(Plugins, ExecutableWithoutABuiltinFolderSaysSo) {
@@ -452,7 +480,10 @@ TEST(Plugins, ExecutableWithoutABuiltinFolderSaysSo) {
   fs::path exe = copy_sluice_to(tmp.path());
   RunResult r = run_sluice_at(exe.string(), {"plugins"});
   EXPECT_EQ(r.exit_code, 3) << r;
-  EXPECT_EQ(r.out, "TYPE  KINDS  VERSION  FILE  DESCRIPTION\n(no plugins found)\n");
+  // Only the type linked into the executable is left.
+  std::vector<TableRow> rows = parse_table(r.out);
+  ASSERT_EQ(type_names(rows), std::vector<std::string>{kLinkedType}) << r;
+  EXPECT_EQ(rows[0].file, kLinkedLabel);
   EXPECT_EQ(r.err, "sluice: error: " + (tmp.path() / builtin_subdir()).string() +
                        ": plugin folder does not exist or is not a folder\n");
 }

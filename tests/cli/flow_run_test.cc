@@ -1375,9 +1375,21 @@ stages:
 
 // --- serving: configuration (docs/serving.md) -------------------------------------------
 
-// kValidFlow (8 lines), then `serving:` on line 9 and its keys from line 10.
+// A valid flow that takes HTTP requests and answers them (8 lines, like kValidFlow): a
+// serving flow streams, and its source is the serving source.
+const char* kServingStages = R"(name: ok-flow
+mode: streaming
+stages:
+  - name: requests
+    source: serving
+    config: {}
+  - name: out
+    sink: serve
+)";
+
+// kServingStages, then `serving:` on line 9 and its keys from line 10.
 std::string serving_flow(const std::string& serving) {
-  return std::string(kValidFlow) + "serving:\n" + serving;
+  return std::string(kServingStages) + "serving:\n" + serving;
 }
 
 TEST_F(FlowCheck, ServingBlockIsOk) {
@@ -1398,7 +1410,7 @@ TEST_F(FlowCheck, ServingBlockIsOk) {
 )"));
   RunResult r = check(f, {}, options({{"API_TOKEN", "from-the-env"}}));
   EXPECT_EQ(r.exit_code, 0) << r;
-  EXPECT_EQ(r.out, f + ": ok (flow \"ok-flow\", job, 2 stages, 1 edge, serving http "
+  EXPECT_EQ(r.out, f + ": ok (flow \"ok-flow\", streaming, 2 stages, 1 edge, serving http "
                        "127.0.0.1:8090, https [::1]:8443)\n");
   EXPECT_EQ(r.err, "");
 
@@ -1407,7 +1419,25 @@ TEST_F(FlowCheck, ServingBlockIsOk) {
   RunResult small = check(g);
   EXPECT_EQ(small.exit_code, 0) << small;
   EXPECT_EQ(small.out,
-            g + ": ok (flow \"ok-flow\", job, 2 stages, 1 edge, serving https 0.0.0.0:8443)\n");
+            g + ": ok (flow \"ok-flow\", streaming, 2 stages, 1 edge, serving https "
+                "0.0.0.0:8443)\n");
+}
+
+TEST_F(FlowCheck, ServingNeedsAServingSourceAndStreaming) {
+  // kValidFlow is a job with a generator: neither takes requests.
+  const std::string f = flow(std::string(kValidFlow) + "serving:\n  http: 127.0.0.1:8090\n");
+  expect_check_errors(
+      check(f), f,
+      {"9:1: error: serving: needs a stage that takes the requests: a source of type serving "
+       "(hint: add - {name: requests, source: serving} to stages, and answer with the serve "
+       "sink)",
+       "2:7: error: a serving flow runs until it is stopped; mode: job would never end (hint: "
+       "use mode: streaming (the default))"});
+  // And the serving source needs serving:.
+  const std::string g = flow(kServingStages);
+  expect_check_errors(check(g), g,
+                      {"5:13: error: the serving source needs the flow's serving: block (hint: "
+                       "add serving: {http: 127.0.0.1:8090} (docs/serving.md))"});
 }
 
 TEST_F(FlowCheck, ServingErrorsAreReportedAtTheirKeysInOnePass) {
@@ -1542,16 +1572,6 @@ TEST_F(FlowCheck, ServingTokenFileMustBeASmallRegularFile) {
   EXPECT_EQ(r.exit_code, 2) << r;
   EXPECT_NE(r.err.find("token file 'big-token' is larger than 4096 bytes"), std::string::npos) << r;
   EXPECT_NE(r.err.find("cannot read token file '/dev/zero': it is not a regular file"),
-            std::string::npos)
-      << r;
-}
-
-TEST_F(FlowRun, ServingBlockIsNotServedYetAndSaysSo) {
-  const std::string f = flow(serving_flow("  http: 127.0.0.1:0\n"));
-  RunResult r = run(f, {"--no-summary"});
-  EXPECT_EQ(r.exit_code, 0) << r;
-  EXPECT_NE(r.err.find("serving: is configured, but this version of sluice does not serve "
-                       "HTTP yet"),
             std::string::npos)
       << r;
 }

@@ -62,7 +62,8 @@ TEST(PluginRegistry, EarlierFolderWinsAndTheShadowedFileIsNamed) {
   EXPECT_EQ(reg.find("generator").library->file(), dir / "libmine.so");
   // One error per built-in type, each shadowed by the copy.
   const std::vector<std::string> builtins = {"generator", "cat",    "blackhole", "file",
-                                             "stdin",     "filter", "stdout",    "log"};
+                                             "stdin",     "filter", "stdout",    "log",
+                                             "serve"};
   ASSERT_EQ(reg.errors().size(), builtins.size());
   for (size_t i = 0; i < builtins.size(); ++i) {
     EXPECT_EQ(reg.find(builtins[i]).library->file(), dir / "libmine.so") << builtins[i];
@@ -88,6 +89,73 @@ TEST(PluginRegistry, MissingFolderIsAnError) {
   ASSERT_EQ(reg.errors().size(), 1u);
   EXPECT_EQ(reg.errors()[0].message,
             "/nonexistent/sluice-plugins: plugin folder does not exist or is not a folder");
+}
+
+// A library linked into the executable: one source type named "generator", like a
+// built-in's, so that the built-in folder's generator is shadowed by it.
+sluice_status linked_create(sluice_ctx*, const sluice_create_args*, void**) {
+  return SLUICE_ERROR_CONFIG;
+}
+void linked_destroy(void*) {}
+sluice_status linked_process(void*, sluice_ctx*, const sluice_batch*) { return SLUICE_IDLE; }
+
+const sluice_library* linked_entry(const sluice_host*) {
+  static const sluice_type type = {
+      .struct_size = sizeof(sluice_type),
+      .kinds = SLUICE_KIND_SOURCE,
+      .flags = 0,
+      .name = "generator",
+      .version = "0.1.0",
+      .description = "a linked source",
+      .config_schema = nullptr,
+      .create = linked_create,
+      .destroy = linked_destroy,
+      .process = linked_process,
+      .ack = nullptr,
+      .finish = nullptr,
+      .check = nullptr,
+      .pending = nullptr,
+  };
+  static const sluice_type* const types[] = {&type};
+  static const sluice_library library = {
+      .struct_size = sizeof(sluice_library),
+      .abi_major = SLUICE_ABI_VERSION_MAJOR,
+      .abi_minor = SLUICE_ABI_VERSION_MINOR,
+      .name = "linked",
+      .types = types,
+      .type_count = 1,
+      .unload = nullptr,
+  };
+  return &library;
+}
+
+const sluice_library* refusing_entry(const sluice_host*) { return nullptr; }
+
+TEST(PluginRegistry, LinkedTypesComeFirstAndShadowFolderPlugins) {
+  PluginRegistry reg;
+  reg.add_linked(linked_entry, "(built into the test)");
+  reg.load_folder(SLUICE_BUILTIN_DIR);
+  const fs::path builtin = fs::path(SLUICE_BUILTIN_DIR) / "libsluice-builtin.so";
+  ASSERT_TRUE(reg.find("generator"));
+  EXPECT_EQ(reg.find("generator").library->file(), "(built into the test)");
+  EXPECT_EQ(reg.find("generator").library->name(), "linked");
+  EXPECT_EQ(reg.find("cat").library->file(), builtin);  // the folder's other types load
+  ASSERT_EQ(reg.errors().size(), 1u);
+  EXPECT_EQ(reg.errors()[0].file, builtin);
+  EXPECT_EQ(reg.errors()[0].message,
+            builtin.string() +
+                ": type \"generator\" is already provided by (built into the test); the first "
+                "one found is used (rename one, or remove one of the files)");
+}
+
+TEST(PluginRegistry, LinkedLibraryErrorsNameItsLabel) {
+  PluginRegistry reg;
+  reg.add_linked(refusing_entry, "(built into the test)");
+  EXPECT_TRUE(reg.libraries().empty());
+  ASSERT_EQ(reg.errors().size(), 1u);
+  EXPECT_EQ(reg.errors()[0].file, "(built into the test)");
+  EXPECT_EQ(reg.errors()[0].message.rfind("(built into the test): ", 0), 0u)
+      << reg.errors()[0].message;
 }
 
 TEST(PluginSearchPath, OrderIsCliThenEnvironmentThenFlowThenBuiltin) {

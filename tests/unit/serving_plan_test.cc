@@ -3,8 +3,8 @@
 // the real loader from a temporary folder, so file checks and every location
 // ("flow.yaml:line:column") are real.
 //
-// Every flow below is kHead followed by the serving keys: `serving:` is line 5 and its
-// first key is line 6, column 3.
+// Every flow below is kHead (whose source is the serving source) followed by the serving
+// keys, unless it says otherwise: `serving:` is line 5 and its first key is line 6, column 3.
 #include "sluice/host/serving_plan.h"
 
 #include <gtest/gtest.h>
@@ -27,6 +27,14 @@ namespace fs = std::filesystem;
 
 constexpr const char* kHead = R"(name: api
 stages:
+  - {name: in, source: serving}
+  - {name: out, sink: blackhole}
+serving:
+)";
+
+// kHead with a generator for a source, for flows that do not serve.
+constexpr const char* kHeadWithoutServingSource = R"(name: api
+stages:
   - {name: in, source: generator}
   - {name: out, sink: blackhole}
 serving:
@@ -41,14 +49,15 @@ class ServingPlanTest : public ::testing::Test {
     return dir_ / name;
   }
 
-  // Loads kHead + `serving` and plans it, with `env` as the whole environment.
-  void plan(const std::string& serving, std::map<std::string, std::string> env = {}) {
+  // Loads `head` + `serving` and plans it, with `env` as the whole environment.
+  void plan(const std::string& serving, std::map<std::string, std::string> env = {},
+            const char* head = kHead) {
     env_ = std::move(env);
     diagnostics_ = Diagnostics();
     plan_.reset();
     FlowLoadOptions options;
     options.getenv = [this](const char* name) -> const char* { return lookup(name); };
-    flow_ = load_flow_text(std::string(kHead) + serving, "flow.yaml", dir_, options,
+    flow_ = load_flow_text(std::string(head) + serving, "flow.yaml", dir_, options,
                            &diagnostics_);
     if (!flow_) return;
     PlanOptions plan_options;
@@ -69,8 +78,9 @@ class ServingPlanTest : public ::testing::Test {
   }
 
   // The errors of a flow that must be refused, one formatted line each.
-  std::string errors(const std::string& serving, std::map<std::string, std::string> env = {}) {
-    plan(serving, std::move(env));
+  std::string errors(const std::string& serving, std::map<std::string, std::string> env = {},
+                     const char* head = kHead) {
+    plan(serving, std::move(env), head);
     EXPECT_FALSE(diagnostics_.empty()) << "expected errors";
     return diagnostics_.format();
   }
@@ -98,7 +108,8 @@ using ServingConfigErrors = ServingPlanTest;
 // ---- valid configurations -----------------------------------------------------------
 
 TEST_F(ServingConfig, NoServingBlockMeansNoServingPlan) {
-  plan("");  // `serving:` with no value is null: absent
+  // `serving:` with no value is null: absent (and then the flow has no serving source).
+  plan("", {}, kHeadWithoutServingSource);
   ASSERT_TRUE(plan_);
   EXPECT_FALSE(plan_->serving);
 }
@@ -195,7 +206,7 @@ TEST_F(ServingConfig, DefaultDatabaseNameIsMadeFileSafe) {
   Diagnostics d;
   FlowLoadOptions options;
   std::optional<LoadedFlow> flow = load_flow_text(
-      "name: my flow/v2\nstages:\n  - {name: in, source: generator}\n  - {name: out, sink: "
+      "name: my flow/v2\nstages:\n  - {name: in, source: serving}\n  - {name: out, sink: "
       "blackhole}\nserving: {http: '127.0.0.1:1'}\n",
       "flow.yaml", dir(), options, &d);
   ASSERT_TRUE(flow) << d.format();
@@ -398,6 +409,32 @@ TEST_F(ServingConfigErrors, StoreProblems) {
             "flow.yaml:7:27: error: grpc address 'store:0' needs a port from 1 to 65535\n");
 }
 
+// `serving:` and the serving source come as a pair, and a serving flow never ends.
+TEST_F(ServingConfigErrors, ServingWithoutAServingSource) {
+  EXPECT_EQ(errors("  http: 127.0.0.1:8090\n", {}, kHeadWithoutServingSource),
+            "flow.yaml:5:1: error: serving: needs a stage that takes the requests: a source of "
+            "type serving (hint: add - {name: requests, source: serving} to stages, and answer "
+            "with the serve sink)\n");
+}
+
+TEST_F(ServingConfigErrors, ServingSourceWithoutServing) {
+  EXPECT_EQ(errors(""),  // kHead's `serving:` has no value: absent
+            "flow.yaml:3:24: error: the serving source needs the flow's serving: block (hint: "
+            "add serving: {http: 127.0.0.1:8090} (docs/serving.md))\n");
+}
+
+TEST_F(ServingConfigErrors, ServingInJobMode) {
+  EXPECT_EQ(errors("  http: 127.0.0.1:8090\n", {}, R"(name: api
+mode: job
+stages:
+  - {name: in, source: serving}
+  - {name: out, sink: blackhole}
+serving:
+)"),
+            "flow.yaml:2:7: error: a serving flow runs until it is stopped; mode: job would "
+            "never end (hint: use mode: streaming (the default))\n");
+}
+
 // The loader's own checks apply to the serving keys like to any other.
 TEST_F(ServingConfigErrors, LoaderChecksKeysTypesAndOneofs) {
   EXPECT_EQ(errors(R"(  http: 0.0.0.0:8090
@@ -454,7 +491,7 @@ TEST_F(ServingConfigErrors, ReportedWithGraphErrors) {
   Diagnostics d;
   FlowLoadOptions options;
   std::optional<LoadedFlow> flow = load_flow_text(
-      "stages:\n  - {name: in, source: generator}\nserving: {http: nope}\n", "flow.yaml", dir(),
+      "stages:\n  - {name: in, source: serving}\nserving: {http: nope}\n", "flow.yaml", dir(),
       options, &d);
   ASSERT_TRUE(flow) << d.format();
   EXPECT_FALSE(plan_flow(*flow, &d));
