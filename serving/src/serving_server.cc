@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "sluice/host/log.h"
+#include "sluice/serving/listen_backlog.h"
 #include "sluice/serving/request_id.h"
 #include "sluice/serving/self_signed.h"
 #include "sluice/serving/tokens.h"
@@ -688,6 +689,8 @@ struct ServingServer::Impl {
       *error = std::string("serving.") + key + " " + a.text() +
                ": cannot listen there (the port is in use, or the host is not an address of this "
                "machine); choose another port or stop what holds it";
+    else
+      raise_listen_backlog(static_cast<uint16_t>(port));  // httplib's is 5 (listen_backlog.h)
     return port;
   }
 };

@@ -1,11 +1,13 @@
 // The serving benchmark's baseline: a bare cpp-httplib server with exactly the settings
 // the serving layer uses (a pool of --threads connection threads, TCP_NODELAY, long
-// keep-alive), answering POST /v1/process/sync with the request body. What sluice
+// keep-alive, the raised listen backlog), answering POST /v1/process/sync with the request body. What sluice
 // serving adds on top of this (ids, the store, the flow, the framing) is the difference.
 //
 //   http_echo_server [--threads N] [--port P]
 // Prints "listening on http://127.0.0.1:PORT" to stderr once bound; runs until killed.
 #include <httplib.h>
+
+#include "sluice/serving/listen_backlog.h"
 
 #include <cstdio>
 #include <cstring>
@@ -31,6 +33,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "http_echo_server: cannot bind 127.0.0.1:%d\n", port);
     return 1;
   }
+  sluice::serving::raise_listen_backlog(static_cast<uint16_t>(bound));  // as serving does
   std::fprintf(stderr, "listening on http://127.0.0.1:%d\n", bound);
   std::fflush(stderr);
   srv.listen_after_bind();

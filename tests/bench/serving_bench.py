@@ -139,6 +139,14 @@ def parse_duration_ms(text):
     return value * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
+def warm_up(url, script_path):
+    """Opens the connections and warms the caches before a measured run: the first
+    second after 64 connections arrive at once includes TCP accept-queue overflows
+    (retransmitted SYN-ACKs, about 1 s each), which say nothing about serving."""
+    subprocess.run(["wrk", "-t%d" % WRK_THREADS, "-c%d" % CONNECTIONS, "-d1s", "-s", script_path, url],
+                   capture_output=True, timeout=60)
+
+
 def wrk(url, seconds, script_path, delay_ms=0, connections=CONNECTIONS):
     env = dict(os.environ, WRK_DELAY_MS=str(delay_ms))
     out = subprocess.run(["wrk", "-t%d" % WRK_THREADS, "-c%d" % connections, "-d%ds" % seconds,
@@ -153,7 +161,7 @@ def wrk(url, seconds, script_path, delay_ms=0, connections=CONNECTIONS):
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     err_count = sum(int(x) for x in errors.groups()) if errors else 0
     pct = {}
-    for p, v in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", out, re.M):
+    for p, v in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)\s*$", out, re.M):
         pct[int(p)] = parse_duration_ms(v)
     rate = float(m.group(1))
     ok_rate = rate * (total - bad) / total if total else 0.0
@@ -240,6 +248,7 @@ def main():
     for rnd in range(args.rounds):
         echo = Server([args.echo, "--threads", "128"], cwd=work)
         try:
+            warm_up("http://127.0.0.1:%d/v1/process/sync" % echo.port, script)
             r = wrk("http://127.0.0.1:%d/v1/process/sync" % echo.port, args.seconds, script)
             check("echo", r)
             results["echo"].append(r["rate"])
@@ -252,6 +261,7 @@ def main():
         subprocess.run(["rm", "-rf", db])
         sl = Server([args.sluice, "run", "flow.yaml", "--no-summary"], cwd=work, env=env)
         try:
+            warm_up("http://127.0.0.1:%d/v1/process/sync" % sl.port, script)
             r = wrk("http://127.0.0.1:%d/v1/process/sync" % sl.port, args.seconds, script)
             check("sync", r)
             results["sync"].append(r["rate"])
@@ -263,6 +273,7 @@ def main():
             results["lat_rate"].append(r["rate"])
             results["p50"].append(r["p50"])
             results["p99"].append(r["p99"])
+            warm_up("http://127.0.0.1:%d/v1/process/async" % sl.port, script)
             r = wrk("http://127.0.0.1:%d/v1/process/async" % sl.port, args.seconds, script)
             check("async", r)
             results["async"].append(r["rate"])
@@ -276,6 +287,7 @@ def main():
         socks = []
         try:
             url = "http://127.0.0.1:%d/v1/process/sync" % sse.port
+            warm_up(url, script)
             r = wrk(url, args.seconds, script)
             check("sse baseline", r)
             results["sse_base"].append(r["rate"])
