@@ -275,6 +275,8 @@ int run(const RunOptions& options) {
       // A worker is still inside a plugin call: unloading its library under it would
       // crash. Leave without destructors; the exit code says what happened.
       std::cerr << "sluice: error: exiting while a plugin call is still running\n";
+      // That call's thread may still report to the request hub: keep it alive.
+      (void)serving.release();
       std::fflush(stderr);
       std::fflush(stdout);
       std::_Exit(code == kExitOk ? kExitUndrained : code);

@@ -21,37 +21,71 @@ RequestHub::Admission RequestHub::submit(store::NewRequest request,
   pending->accepted_at = request.accepted_at;
   {
     // In the table first: of two concurrent submits of one id, exactly one gets past
-    // here, before either reaches the store.
+    // here, before either reaches the store. Stopping is checked again under the lock
+    // abandon_remaining() sweeps with, so no request slips in behind the sweep.
     Shard& s = shard(request.id);
     std::lock_guard<std::mutex> lock(s.mutex);
+    if (stopping_.load()) {
+      in_flight_.fetch_sub(1);
+      return Admission::kStopping;
+    }
     if (!s.map.emplace(request.id, pending).second) {
       in_flight_.fetch_sub(1);
       ++duplicates_;
       return Admission::kDuplicate;
     }
   }
-  store::AcceptResult stored;
+  // The store copies the request; the flow gets the body from here.
+  pending->body = request.body;
+  pending->headers = request.headers;
+  *out = pending;
   try {
-    stored = store_.accept(request);
+    store_.accept_async(std::move(request),
+                        [this, pending](store::AcceptResult result, const std::string* error) {
+                          on_stored(pending, result, error);
+                        });
   } catch (const store::StoreError& e) {
-    erase(request.id);
-    in_flight_.fetch_sub(1);
+    erase(*pending);
     ++store_errors_;
     *error = e.what();
+    out->reset();
     return Admission::kStoreError;
   }
-  if (stored == store::AcceptResult::kDuplicate) {
-    erase(request.id);
-    in_flight_.fetch_sub(1);
-    ++duplicates_;
-    return Admission::kDuplicate;
+  return Admission::kSubmitted;
+}
+
+void RequestHub::on_stored(const std::shared_ptr<PendingRequest>& r, store::AcceptResult result,
+                           const std::string* error) {
+  const bool accepted = error == nullptr && result == store::AcceptResult::kAccepted;
+  bool wake;
+  {
+    std::lock_guard<std::mutex> lock(r->mutex);
+    // Abandoned meanwhile (the server stopped): abandon_remaining() did the accounting.
+    if (r->state != PendingRequest::State::kAdmitting) return;
+    if (accepted) {
+      r->state = PendingRequest::State::kQueued;
+      wake = r->wake_on_admission;
+    } else {
+      r->state = error != nullptr ? PendingRequest::State::kStoreError : PendingRequest::State::kDuplicate;
+      if (error != nullptr) r->error = *error;
+      std::string().swap(r->body);
+      wake = true;
+    }
   }
-  ++accepted_;
-  pending->body = std::move(request.body);
-  pending->headers = std::move(request.headers);
-  *out = pending;
-  enqueue(std::move(pending));
-  return Admission::kAccepted;
+  if (accepted) {
+    ++accepted_;
+    enqueue(r);
+  } else {
+    ++(error != nullptr ? store_errors_ : duplicates_);
+    erase(*r);
+  }
+  if (wake) r->changed.notify_all();
+}
+
+void RequestHub::wait_admitted(PendingRequest& r) {
+  std::unique_lock<std::mutex> lock(r.mutex);
+  r.wake_on_admission = true;
+  r.changed.wait(lock, [&] { return r.admitted(); });
 }
 
 size_t RequestHub::recover() {
@@ -62,14 +96,15 @@ size_t RequestHub::recover() {
     pending->accepted_at = r.accepted_at;
     pending->body = std::move(r.body);
     pending->headers = std::move(r.headers);
+    pending->state = PendingRequest::State::kQueued;  // stored already
     {
       Shard& s = shard(pending->id);
       std::lock_guard<std::mutex> lock(s.mutex);
       if (!s.map.emplace(pending->id, pending).second) continue;
+      in_flight_.fetch_add(1);
     }
     // The first attempt's partial results and path are not this attempt's.
     store_.restart(pending->id);
-    in_flight_.fetch_add(1);
     enqueue(std::move(pending));
     ++n;
   }
@@ -84,11 +119,27 @@ std::shared_ptr<PendingRequest> RequestHub::find(std::string_view id) const {
   return it == s.map.end() ? nullptr : it->second;
 }
 
-void RequestHub::erase(std::string_view id) {
-  Shard& s = shard(id);
-  std::lock_guard<std::mutex> lock(s.mutex);
-  auto it = s.map.find(id);
-  if (it != s.map.end()) s.map.erase(it);
+std::shared_ptr<PendingRequest> RequestHub::find_stored(std::string_view id) const {
+  std::shared_ptr<PendingRequest> r = find(id);
+  if (!r) return nullptr;
+  std::lock_guard<std::mutex> lock(r->mutex);
+  return r->admitted() && !r->refused() ? r : nullptr;
+}
+
+void RequestHub::erase(const PendingRequest& request) {
+  bool removed = false;
+  {
+    Shard& s = shard(request.id);
+    std::lock_guard<std::mutex> lock(s.mutex);
+    auto it = s.map.find(request.id);
+    if (it != s.map.end() && it->second.get() == &request) {
+      s.map.erase(it);
+      removed = true;
+    }
+  }
+  // in_flight_ counts the table's entries: whoever removes one (here, or the sweep of
+  // abandon_remaining) takes it off, exactly once.
+  if (removed) in_flight_.fetch_sub(1);
 }
 
 void RequestHub::enqueue(std::shared_ptr<PendingRequest> request) {
@@ -133,33 +184,44 @@ void RequestHub::complete(std::string_view id) {
   {
     std::lock_guard<std::mutex> lock(r->mutex);
     if (r->ended()) return;
-    r->finished_at = std::chrono::system_clock::now();
-    const bool failed = !r->error.empty();
-    r->state = failed ? PendingRequest::State::kFailed : PendingRequest::State::kCompleted;
-    // Queued writes, applied in this order; the outcome last, so a crash in between
-    // leaves the request unfinished (processed again) rather than complete and short.
-    for (const store::Result& res : r->results) store_.add_result(r->id, res.stage, res.value);
-    for (const store::Step& step : r->path) store_.add_step(r->id, step.stage, step.start, step.end);
-    store_.complete(r->id, failed ? store::Outcome::kFailed : store::Outcome::kCompleted, r->error,
-                    r->finished_at);
-    ++(failed ? failed_ : completed_);
+    finish_locked(*r);
   }
   r->changed.notify_all();
   // Gone from the table only after the store has every write queued: a lookup that
   // misses here finds the record in the store (the store reads its own queued writes).
-  erase(id);
-  in_flight_.fetch_sub(1);
+  erase(*r);
+}
+
+void RequestHub::finish_locked(PendingRequest& r) {
+  r.finished_at = std::chrono::system_clock::now();
+  const bool failed = !r.error.empty();
+  r.state = failed ? PendingRequest::State::kFailed : PendingRequest::State::kCompleted;
+  ++(failed ? failed_ : completed_);
+  try {
+    // Queued writes, applied in this order; the outcome last, so a crash in between
+    // leaves the request unfinished (processed again) rather than complete and short.
+    for (const store::Result& res : r.results) store_.add_result(r.id, res.stage, res.value);
+    for (const store::Step& step : r.path) store_.add_step(r.id, step.stage, step.start, step.end);
+    store_.complete(r.id, failed ? store::Outcome::kFailed : store::Outcome::kCompleted, r.error,
+                    r.finished_at);
+  } catch (const store::StoreError&) {
+    // Closed under us (shutting down): the waiting clients still get the answer; the
+    // store keeps the request unfinished, to be processed again.
+    ++store_errors_;
+  }
 }
 
 void RequestHub::on_result(std::string_view id, std::string_view stage, std::string_view value) {
   std::shared_ptr<PendingRequest> r = find(id);
   if (!r) return;
+  bool wake;
   {
     std::lock_guard<std::mutex> lock(r->mutex);
     if (r->ended()) return;
     r->results.push_back({std::string(stage), std::string(value)});
+    wake = r->result_watchers > 0;
   }
-  r->changed.notify_all();
+  if (wake) r->changed.notify_all();
 }
 
 void RequestHub::on_step(std::string_view stage, const std::string_view* ids, size_t count,
@@ -199,10 +261,18 @@ void RequestHub::abandon_remaining() {
   for (auto& r : left) {
     {
       std::lock_guard<std::mutex> lock(r->mutex);
-      if (!r->ended()) r->state = PendingRequest::State::kAbandoned;
+      // A request with a failure stays failed when the flow stopped because of it (a
+      // stage's `then: fail`): stored as failed, not replayed at every start. The others
+      // stay unfinished in the store and are processed again at the next start.
+      if (!r->ended()) {
+        if (!r->error.empty() && r->admitted())
+          finish_locked(*r);
+        else
+          r->state = PendingRequest::State::kAbandoned;
+      }
     }
     r->changed.notify_all();
-    in_flight_.fetch_sub(1);
+    in_flight_.fetch_sub(1);  // swept from the table above
   }
 }
 

@@ -266,6 +266,15 @@ struct ServingServer::Impl {
       json_error(res, 405, req.method + " is not allowed on " + req.path + "; use " + allow);
       return HandlerResponse::Handled;
     }
+    if (req.method == "GET" &&
+        ((req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0") ||
+         req.has_header("Transfer-Encoding"))) {
+      // cpp-httplib does not read a GET's body: its bytes would be taken for the next
+      // request on this connection. Refuse it and close the connection.
+      res.set_header("Connection", "close");
+      json_error(res, 400, "a GET request cannot have a body here; POST " + req.path + " to submit one");
+      return HandlerResponse::Handled;
+    }
     if (r->guarded && !tokens.empty()) {
       // get_header_value returns a copy: keep it alive while `token` (a view into it)
       // is used.
@@ -333,17 +342,19 @@ struct ServingServer::Impl {
     for (const auto& [name, value] : req.headers) {
       // The token never travels into the flow nor into the store.
       if (strcasecmp(name.c_str(), "Authorization") == 0) continue;
+      // cpp-httplib's own additions, not the client's headers.
+      if (name == "REMOTE_ADDR" || name == "REMOTE_PORT" || name == "LOCAL_ADDR" ||
+          name == "LOCAL_PORT")
+        continue;
       nr.headers.emplace_back(name, value);
     }
     std::shared_ptr<PendingRequest> pending;
     std::string error;
     switch (hub.submit(std::move(nr), &pending, &error)) {
-      case RequestHub::Admission::kAccepted:
+      case RequestHub::Admission::kSubmitted:
         return pending;
       case RequestHub::Admission::kDuplicate:
-        json_error(res, 409, "request id " + id +
-                                 " is already in flight or stored; send a new id, or fetch it: "
-                                 "GET /v1/process/fetch?id=" + id);
+        answer_duplicate(res, id);
         return nullptr;
       case RequestHub::Admission::kBusy:
         res.set_header("Retry-After", "1");
@@ -360,6 +371,43 @@ struct ServingServer::Impl {
         return nullptr;
     }
     return nullptr;
+  }
+
+  static void answer_duplicate(Response& res, const std::string& id) {
+    json_error(res, 409, "request id " + id +
+                             " is already in flight or stored; send a new id, or fetch it: "
+                             "GET /v1/process/fetch?id=" + id);
+  }
+
+  // After the store answered for a submitted request: false (and *res answered 409 or
+  // 503) when it refused it. Call with the request's mutex held.
+  static bool accepted_or_answer(const PendingRequest& p, Response& res) {
+    if (p.state == PendingRequest::State::kDuplicate) {
+      answer_duplicate(res, p.id);
+      return false;
+    }
+    if (p.state == PendingRequest::State::kStoreError) {
+      res.set_header("Retry-After", "1");
+      json_error(res, 503, "the request store could not accept request " + p.id + ": " + p.error);
+      return false;
+    }
+    if (p.state == PendingRequest::State::kAbandoned) {
+      res.set_header("Retry-After", "5");
+      json_error(res, 503, "the server stopped before request " + p.id +
+                               " completed; once stored, it is processed again when the flow "
+                               "starts: GET /v1/process/fetch?id=" + p.id);
+      return false;
+    }
+    return true;
+  }
+
+  // Submits and waits for the store's answer (async, sse); null after answering.
+  std::shared_ptr<PendingRequest> submit_and_store(const Request& req, Response& res) {
+    std::shared_ptr<PendingRequest> p = submit(req, res);
+    if (!p) return nullptr;
+    hub.wait_admitted(*p);
+    std::lock_guard<std::mutex> lock(p->mutex);
+    return accepted_or_answer(*p, res) ? p : nullptr;
   }
 
   // The id of fetch / sse / message: ?id=; empty after answering 400.
@@ -379,7 +427,7 @@ struct ServingServer::Impl {
   // The request's state from memory or the store; nullopt after answering 404 / 503.
   std::optional<Snapshot> lookup(const std::string& id, Response& res,
                                  std::shared_ptr<PendingRequest>* live = nullptr) {
-    if (std::shared_ptr<PendingRequest> p = hub.find(id)) {
+    if (std::shared_ptr<PendingRequest> p = hub.find_stored(id)) {
       if (live) *live = p;
       return snapshot_of(*p);
     }
@@ -404,16 +452,14 @@ struct ServingServer::Impl {
     std::shared_ptr<PendingRequest> p = submit(req, res);
     if (!p) return;
     std::unique_lock<std::mutex> lock(p->mutex);
+    // One wake-up: at the end (or a refusal by the store), not at the admission.
     p->changed.wait_until(lock, t0 + plan.request_timeout, [&] { return p->ended(); });
-    if (p->state == PendingRequest::State::kCompleted) {
+    if (!accepted_or_answer(*p, res)) {
+      // refused by the store: answered
+    } else if (p->state == PendingRequest::State::kCompleted) {
       send_results(res, p->results);
     } else if (p->state == PendingRequest::State::kFailed) {
       json_error(res, 500, "request " + p->id + " failed: " + p->error);
-    } else if (p->state == PendingRequest::State::kAbandoned) {
-      res.set_header("Retry-After", "5");
-      json_error(res, 503, "the server stopped before request " + p->id +
-                               " completed; it is stored and is processed again when the flow "
-                               "starts: GET /v1/process/fetch?id=" + p->id);
     } else {
       json_error(res, 408, "request " + p->id + " did not complete within " +
                                std::to_string(plan.request_timeout.count()) +
@@ -425,7 +471,7 @@ struct ServingServer::Impl {
   }
 
   void async(const Request& req, Response& res) {
-    std::shared_ptr<PendingRequest> p = submit(req, res);
+    std::shared_ptr<PendingRequest> p = submit_and_store(req, res);
     if (!p) return;
     json body = {{"message", "Successfully published message"}, {"id", p->id}, {"code", 200},
                  {"timestamp", rfc3339(std::chrono::system_clock::now())}};
@@ -487,15 +533,13 @@ struct ServingServer::Impl {
   }
 
   void sse_submit(const Request& req, Response& res) {
-    std::shared_ptr<PendingRequest> p = submit(req, res);
+    std::shared_ptr<PendingRequest> p = submit_and_store(req, res);
     if (!p) return;
     stream(res, p, std::nullopt, 0);
   }
 
   void sse_get(const Request& req, Response& res) {
     if (!req.has_param("id")) {
-      // Numaflow's form: GET with the body to submit.
-      if (!req.body.empty()) return sse_submit(req, res);
       json_error(res, 400,
                  "the request id is missing: GET /v1/process/sse?id=<id> streams a request "
                  "submitted before; POST /v1/process/sse submits the body and streams it");
@@ -536,12 +580,27 @@ struct ServingServer::Impl {
               size_t from) {
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");  // proxies: do not buffer the stream
+    // While the stream lives (the provider below holds the guard), new results wake it.
+    struct WatchGuard {
+      std::shared_ptr<PendingRequest> request;
+      explicit WatchGuard(std::shared_ptr<PendingRequest> r) : request(std::move(r)) {
+        if (!request) return;
+        std::lock_guard<std::mutex> lock(request->mutex);
+        ++request->result_watchers;
+      }
+      ~WatchGuard() {
+        if (!request) return;
+        std::lock_guard<std::mutex> lock(request->mutex);
+        --request->result_watchers;
+      }
+    };
+    auto guard = std::make_shared<WatchGuard>(live);
     auto next = std::make_shared<size_t>(from);
     auto finished = std::make_shared<Snapshot>();
     if (done) *finished = std::move(*done);
     res.set_chunked_content_provider(
         "text/event-stream",
-        [this, live, next, finished, is_done = done.has_value()](size_t, httplib::DataSink& sink) {
+        [this, live, guard, next, finished, is_done = done.has_value()](size_t, httplib::DataSink& sink) {
           std::string out;
           bool ended = is_done;
           if (live) {
@@ -676,7 +735,10 @@ struct ServingServer::Impl {
       }
     }
     if (SSL_CTX_check_private_key(&ctx) != 1) {
-      *error = "serving.tls: the key does not match the certificate (" + plan.tls_key.string() + ")";
+      *error = plan.tls == host::TlsMode::kFiles
+                   ? "serving.tls: the key " + plan.tls_key.string() + " does not match the certificate " +
+                         plan.tls_cert.string()
+                   : "serving.tls: the self-signed key does not match its certificate";
       return false;
     }
     return true;
@@ -728,6 +790,12 @@ bool ServingServer::start(std::string* error) {
   }
   if (m.https) m.https_thread = std::thread([&m] { m.https->listen_after_bind(); });
   if (m.http) m.http_thread = std::thread([&m] { m.http->listen_after_bind(); });
+  // httplib's stop() does nothing until its listen loop runs: wait for it, so that a
+  // stop() right after start() (a flow that fails at once) cannot hang the join.
+  const Clock::time_point give_up = Clock::now() + std::chrono::seconds(5);
+  for (httplib::Server* srv : {m.https.get(), m.http.get()})
+    while (srv != nullptr && !srv->is_running() && Clock::now() < give_up)
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
   return true;
 }
 

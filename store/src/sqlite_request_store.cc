@@ -95,7 +95,9 @@ struct Op {
   std::string b;  // result: value
   int64_t t1 = 0, t2 = 0;  // accept: accepted_at; step: start, end; complete: at, status;
                            // expire: cutoff
-  const NewRequest* request = nullptr;  // accept: the caller's, alive while it waits
+  const NewRequest* request = nullptr;  // accept: the caller's (alive while it waits) or owned
+  std::unique_ptr<NewRequest> owned_request;  // accept_async: the request, kept until applied
+  RequestStore::AcceptCallback done;          // accept_async: told after the commit
   Waiter* waiter = nullptr;
   // Filled in by apply(), delivered to the waiter only after the commit.
   bool failed = false;  // set when the writer failed without an error message for it
@@ -289,6 +291,7 @@ class SqliteRequestStore final : public RequestStore {
   ~SqliteRequestStore() override;
 
   AcceptResult accept(const NewRequest& request) override;
+  void accept_async(NewRequest request, AcceptCallback done) override;
   void add_result(std::string_view id, std::string_view stage, std::string_view value) override;
   void add_step(std::string_view id, std::string_view stage, Time start, Time end) override;
   void complete(std::string_view id, Outcome outcome, std::string_view error, Time at) override;
@@ -324,6 +327,8 @@ class SqliteRequestStore final : public RequestStore {
   uint64_t enqueue(Op op);
   // Queues `op` and blocks until its transaction has committed or failed.
   void enqueue_and_wait(Op op, Waiter* waiter);
+  // An accept operation for `request` (size checks done; throws StoreError).
+  Op accept_op(const NewRequest& request);
   // Blocks until the writer has handled every operation queued so far.
   void wait_for_writer();
 
@@ -524,6 +529,24 @@ bool SqliteRequestStore::drop_if_too_large(size_t bytes, const char* what, std::
 
 AcceptResult SqliteRequestStore::accept(const NewRequest& request) {
   InCall call(*this);
+  Op op = accept_op(request);
+  op.request = &request;
+  Waiter w;
+  enqueue_and_wait(std::move(op), &w);
+  if (w.failed) throw StoreError(w.error.empty() ? "request store " + options_.path + ": write failed" : w.error);
+  return w.accepted ? AcceptResult::kAccepted : AcceptResult::kDuplicate;
+}
+
+void SqliteRequestStore::accept_async(NewRequest request, AcceptCallback done) {
+  InCall call(*this);
+  Op op = accept_op(request);
+  op.owned_request = std::make_unique<NewRequest>(std::move(request));
+  op.request = op.owned_request.get();
+  op.done = std::move(done);
+  enqueue(std::move(op));
+}
+
+Op SqliteRequestStore::accept_op(const NewRequest& request) {
   Op op(Op::Kind::kAccept);
   op.a = encode_headers(request.headers);  // in the caller's thread: keeps the writer lean
   if (request.body.size() > max_bytes_)
@@ -536,11 +559,7 @@ AcceptResult SqliteRequestStore::accept(const NewRequest& request) {
                      " bytes (id, body and headers) is larger than the store's limit of " +
                      std::to_string(max_bytes_) + " bytes");
   op.t1 = to_us(request.accepted_at);
-  op.request = &request;
-  Waiter w;
-  enqueue_and_wait(std::move(op), &w);
-  if (w.failed) throw StoreError(w.error.empty() ? "request store " + options_.path + ": write failed" : w.error);
-  return w.accepted ? AcceptResult::kAccepted : AcceptResult::kDuplicate;
+  return op;
 }
 
 void SqliteRequestStore::add_result(std::string_view id, std::string_view stage,
@@ -699,6 +718,27 @@ void SqliteRequestStore::writer_loop() {
     }
     handled_seq_ = batch.back().seq;
     if (barrier_waiters_ > 0) done_cv_.notify_all();
+    // accept_async callers hear after the commit too, outside the lock (a callback may
+    // queue writes of its own).
+    bool any_callback = false;
+    for (const Op& op : batch) any_callback = any_callback || static_cast<bool>(op.done);
+    if (any_callback) {
+      lock.unlock();
+      for (size_t i = 0; i < batch.size(); ++i) {
+        Op& op = batch[i];
+        if (!op.done) continue;
+        const bool failed = op.failed || (i < errors.size() && !errors[i].empty());
+        if (failed) {
+          const std::string error = i < errors.size() && !errors[i].empty()
+                                        ? errors[i]
+                                        : "request store " + options_.path + ": write failed";
+          op.done(AcceptResult::kDuplicate, &error);
+        } else {
+          op.done(op.accepted ? AcceptResult::kAccepted : AcceptResult::kDuplicate, nullptr);
+        }
+      }
+      lock.lock();
+    }
     if (checkpoint_due) {
       checkpoint_due = false;
       lock.unlock();

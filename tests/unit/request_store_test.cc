@@ -13,6 +13,8 @@
 #include <set>
 #include <thread>
 
+#include <condition_variable>
+#include <mutex>
 #include <gtest/gtest.h>
 
 #include "sluice/store/sqlite_request_store.h"
@@ -72,6 +74,48 @@ TEST_F(RequestStoreTest, AcceptThenDuplicate) {
   StoreStats s = store->stats();
   EXPECT_EQ(s.accepted, 2u);
   EXPECT_EQ(s.duplicates, 2u);
+}
+
+// accept_async: the same answers as accept(), told after the commit on the writer's
+// thread; writes queued after the call are applied after the accept.
+TEST_F(RequestStoreTest, AcceptAsyncAnswersAfterTheCommitInOrder) {
+  auto store = open();
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<std::pair<std::string, AcceptResult>> answers;
+  std::vector<std::thread::id> threads;
+  auto told = [&](std::string id) {
+    return [&, id](AcceptResult r, const std::string* error) {
+      std::lock_guard<std::mutex> lock(m);
+      EXPECT_EQ(error, nullptr);
+      answers.emplace_back(id, r);
+      threads.push_back(std::this_thread::get_id());
+      cv.notify_all();
+    };
+  };
+  store->accept_async(request("a"), told("a"));
+  store->add_result("a", "out", "queued after the accept");  // applied after it
+  store->accept_async(request("a", "again"), told("a2"));
+  store->accept_async(request("b"), told("b"));
+  {
+    std::unique_lock<std::mutex> lock(m);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return answers.size() == 3; }));
+  }
+  EXPECT_EQ(answers[0], std::make_pair(std::string("a"), AcceptResult::kAccepted));
+  EXPECT_EQ(answers[1], std::make_pair(std::string("a2"), AcceptResult::kDuplicate));
+  EXPECT_EQ(answers[2], std::make_pair(std::string("b"), AcceptResult::kAccepted));
+  for (const auto& t : threads) EXPECT_NE(t, std::this_thread::get_id());
+  auto rec = store->get("a");
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->body, "body");
+  ASSERT_EQ(rec->results.size(), 1u);
+  EXPECT_EQ(rec->results[0].value, "queued after the accept");
+  // After close(): refused at once, without the callback.
+  store->close();
+  bool called = false;
+  EXPECT_THROW(store->accept_async(request("c"), [&](AcceptResult, const std::string*) { called = true; }),
+               StoreError);
+  EXPECT_FALSE(called);
 }
 
 TEST_F(RequestStoreTest, GetUnknownIsEmpty) {

@@ -38,7 +38,10 @@ namespace sluice::serving {
 // are guarded by it, and `changed` is notified whenever one of them changes.
 struct PendingRequest {
   enum class State {
-    kQueued,      // accepted, waiting for the serving source
+    kAdmitting,   // submitted; the store has not answered yet
+    kDuplicate,   // refused: the store already has this id
+    kStoreError,  // refused: the store could not take it (`error` says why)
+    kQueued,      // accepted (stored), waiting for the serving source
     kProcessing,  // emitted into the flow
     kCompleted,   // every descendant finished, none failed
     kFailed,      // every descendant finished, at least one failed
@@ -53,14 +56,24 @@ struct PendingRequest {
 
   std::mutex mutex;
   std::condition_variable changed;
-  State state = State::kQueued;
+  State state = State::kAdmitting;
   std::vector<store::Result> results;  // in the order the sinks responded
   std::vector<store::Step> path;       // in the order the stages reported
   std::string error;                   // the first failure: "stage: why"
   store::Time finished_at;
+  // SSE streams following the results: a new result wakes waiters only when there is
+  // one (a /sync waits for the end alone, and a wake-up per result would cost it a
+  // context switch each).
+  int result_watchers = 0;
 
+  // An async handler waits for the store's answer only: the admission wakes waiters
+  // when one asked for it (a /sync waits for the end, and a refusal ends it too).
+  bool wake_on_admission = false;
+
+  bool admitted() const { return state != State::kAdmitting; }
+  bool refused() const { return state == State::kDuplicate || state == State::kStoreError; }
   bool finished() const { return state == State::kCompleted || state == State::kFailed; }
-  bool ended() const { return finished() || state == State::kAbandoned; }
+  bool ended() const { return finished() || refused() || state == State::kAbandoned; }
 };
 
 struct HubStats {
@@ -83,15 +96,20 @@ class RequestHub : public host::RequestObserver {
   RequestHub& operator=(const RequestHub&) = delete;
 
   enum class Admission {
-    kAccepted,    // *out is the request, queued for the flow
-    kDuplicate,   // the id is in flight or stored
+    kSubmitted,   // *out is the request, on its way to the store (state kAdmitting)
+    kDuplicate,   // the id is in flight
     kBusy,        // max_in_flight requests are in flight
-    kStoreError,  // the store could not accept it (*error says why)
+    kStoreError,  // the store refused it at once (closed, too large: *error says why)
     kStopping,    // the server is shutting down
   };
-  // Admits, stores (durably) and queues one request. The request's `id` must be valid.
+  // Admits one request and hands it to the store without waiting: the store's answer
+  // (after its commit, on the store's thread) moves it to kQueued and on to the flow,
+  // or to kDuplicate / kStoreError. Wait for it with wait_admitted(), or for the end
+  // with the request's condition variable. The request's `id` must be valid.
   Admission submit(store::NewRequest request, std::shared_ptr<PendingRequest>* out,
                    std::string* error);
+  // Blocks until the store answered for `request` (it is then queued, or refused).
+  void wait_admitted(PendingRequest& request);
 
   // Queues again, once at start, every request the store has as accepted but not
   // finished (a crash or stop came first): at-least-once. Returns how many.
@@ -100,6 +118,9 @@ class RequestHub : public host::RequestObserver {
   // The request in flight with this id, or null (unknown, or already complete: ask the
   // store).
   std::shared_ptr<PendingRequest> find(std::string_view id) const;
+  // Like find(), but only a request the store accepted (not one still being submitted,
+  // nor one the store refused): what fetch, sse and message may show.
+  std::shared_ptr<PendingRequest> find_stored(std::string_view id) const;
 
   // --- for the serving source (serving_source.cc) ------------------------------
   // Moves up to `max` queued requests to *out (appended) and marks them processing;
@@ -147,8 +168,14 @@ class RequestHub : public host::RequestObserver {
   Shard& shard(std::string_view id) const {
     return shards_[std::hash<std::string_view>{}(id) % kShards];
   }
-  void erase(std::string_view id);
+  // Removes exactly this request from the table (not a later one with its id).
+  void erase(const PendingRequest& request);
+  // Ends the request completed or failed (by its error) and queues it to the store.
+  void finish_locked(PendingRequest& request);
   void enqueue(std::shared_ptr<PendingRequest> request);
+  // The store's answer for a submitted request (the store's thread).
+  void on_stored(const std::shared_ptr<PendingRequest>& request, store::AcceptResult result,
+                 const std::string* error);
 
   store::RequestStore& store_;
   const uint32_t max_in_flight_;

@@ -49,6 +49,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -126,6 +127,28 @@ class RequestStore {
   // Stores the request durably, or reports that its id is already stored. Blocks until
   // its transaction has committed. Throws StoreError when it cannot be stored.
   virtual AcceptResult accept(const NewRequest& request) = 0;
+
+  // accept() without blocking the caller: `done` is called exactly once, at the moment
+  // accept() would have returned (after the request's transaction committed), with the
+  // result, or with `error` set (the StoreError's text) when it could not be stored. It
+  // may run on a thread of the store's (the SQLite writer's) or, in this default, inline
+  // on the caller's; it must be quick, must not throw, and must not call this store's
+  // blocking members (accept, get, unfinished, expire_now, flush, close). Ordered with
+  // the queued writes like accept(): writes queued after the call are applied after it.
+  // Throws StoreError (without calling `done`) only when the store is closed or the
+  // request is larger than the store's limit.
+  using AcceptCallback = std::function<void(AcceptResult result, const std::string* error)>;
+  virtual void accept_async(NewRequest request, AcceptCallback done) {
+    AcceptResult result;
+    try {
+      result = accept(request);
+    } catch (const StoreError& e) {
+      const std::string error = e.what();
+      done(AcceptResult::kDuplicate, &error);
+      return;
+    }
+    done(result, nullptr);
+  }
 
   // Queued (see the contract). `stage` names the stage that produced the value.
   virtual void add_result(std::string_view id, std::string_view stage, std::string_view value) = 0;
