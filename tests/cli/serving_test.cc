@@ -1112,5 +1112,55 @@ TEST_F(ServingTest, SigtermLetsARequestInProgressFinish) {
   s.proc.reset();
 }
 
+// serving.store.grpc: sluice against the Python Numaflow-style store server
+// (tests/support/serving_store_server.py): answers come back through the store's Get;
+// a store that goes away makes /readyz 503 and submissions 503 (nothing acknowledged
+// that was not stored).
+TEST_F(ServingTest, GrpcStoreServesAndItsLossIsReported) {
+  const std::string sock = at("store.sock").string();
+  RunOptions server_opts;
+  server_opts.timeout = 100s;
+  ChildProcess server("/usr/bin/python3",
+                      {SLUICE_STORE_SERVER_PY, "--listen", "unix:" + sock, "--append", "--stubs",
+                       SLUICE_PYTHON_STUBS_DIR},
+                      server_opts);
+  ASSERT_TRUE(eventually([&] {
+    return contains(server.out_so_far() + server.err_so_far(), "listening");
+  }, 30s)) << server.err_so_far();
+  Sluice s;
+  ASSERT_NO_FATAL_FAILURE(start(&s, R"(name: echo
+stages:
+  - {name: in, source: serving}
+  - {name: up, map: cat}
+  - {name: out, sink: serve}
+serving:
+  http: 127.0.0.1:0
+  store: {grpc: {address: unix:store.sock}}
+)"));
+  httplib::Client c = s.client();
+  auto r = c.Post("/v1/process/sync", id_header("g1"), "through grpc", "text/plain");
+  ASSERT_TRUE(r) << describe(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "through grpc");
+  r = c.Post("/v1/process/async", id_header("g2"), "later", "text/plain");
+  ASSERT_TRUE(r && r->status == 200) << describe(r);
+  ASSERT_TRUE(eventually([&] {
+    auto f = c.Get("/v1/process/fetch?id=g2");
+    return f && f->status == 200 && f->body == "later";
+  })) << s.proc->err_so_far();
+  r = c.Post("/v1/process/async", id_header("g1"), "again", "text/plain");
+  EXPECT_TRUE(is_json_error(r, 409, "g1"));
+
+  server.signal(SIGKILL);
+  server.wait();
+  EXPECT_TRUE(eventually([&] {
+    auto z = c.Get("/readyz");
+    return z && z->status == 503;
+  }, 10s));
+  r = c.Post("/v1/process/async", id_header("g3"), "lost?", "text/plain");
+  EXPECT_TRUE(is_json_error(r, 503, "store"));
+  stop(&s);
+}
+
 }  // namespace
 }  // namespace sluice::test
