@@ -32,6 +32,7 @@ bench: build
 	$(BUILD)/bin/flow_bench
 	$(BUILD)/bin/store_bench
 	/usr/bin/python3 tests/bench/python_bench.py --sluice $(BUILD)/bin/sluice --python-dir $(BUILD)/python
+	/usr/bin/python3 tests/bench/serving_bench.py --sluice $(BUILD)/bin/sluice --echo $(BUILD)/bin/http_echo_server --python-dir $(BUILD)/python
 
 install: build
 	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))
