@@ -455,7 +455,7 @@ struct ServingServer::Impl {
     // One wake-up: at the end (or a refusal by the store), not at the admission.
     p->changed.wait_until(lock, t0 + plan.request_timeout, [&] { return p->ended(); });
     if (!accepted_or_answer(*p, res)) {
-      // refused by the store: answered
+      // Refused by the store, or abandoned at shutdown: answered (409 / 503).
     } else if (p->state == PendingRequest::State::kCompleted) {
       send_results(res, p->results);
     } else if (p->state == PendingRequest::State::kFailed) {

@@ -1,8 +1,8 @@
 // The request hub: where HTTP requests meet the flow.
 //
-// An HTTP handler submits a request: the hub admits it (in-flight limit, duplicate id),
-// has the store accept it (durable before submit() returns), and queues it for the
-// flow's `serving` source, which takes requests from here and emits them as messages
+// An HTTP handler submits a request: the hub admits it (in-flight limit, duplicate id)
+// and hands it to the store; once the store has committed it (its writer thread calls
+// back), the hub queues it for the flow's `serving` source, which takes requests from here and emits them as messages
 // whose id is the request id. While the flow works, the hub hears (as the runtime's
 // RequestObserver) every result a sink responds with, every stage that handled the
 // request, and every failure; when the request's lineage reaches zero the serving
