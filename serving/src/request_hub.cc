@@ -198,12 +198,11 @@ void RequestHub::finish_locked(PendingRequest& r) {
   r.state = failed ? PendingRequest::State::kFailed : PendingRequest::State::kCompleted;
   ++(failed ? failed_ : completed_);
   try {
-    // Queued writes, applied in this order; the outcome last, so a crash in between
-    // leaves the request unfinished (processed again) rather than complete and short.
-    for (const store::Result& res : r.results) store_.add_result(r.id, res.stage, res.value);
-    for (const store::Step& step : r.path) store_.add_step(r.id, step.stage, step.start, step.end);
-    store_.complete(r.id, failed ? store::Outcome::kFailed : store::Outcome::kCompleted, r.error,
-                    r.finished_at);
+    // One queued write with results, path and outcome: a crash keeps all of it or none
+    // (the request is then unfinished and processed again), and the SQLite store
+    // stores it in one statement.
+    store_.finish(r.id, failed ? store::Outcome::kFailed : store::Outcome::kCompleted, r.error,
+                  r.finished_at, r.results, r.path);
   } catch (const store::StoreError&) {
     // Closed under us (shutting down): the waiting clients still get the answer; the
     // store keeps the request unfinished, to be processed again.

@@ -16,7 +16,7 @@
 #include <mutex>
 #include <thread>
 
-#include "header_codec.h"
+#include "record_codec.h"
 #include "sqlite_db.h"
 #include "test_hooks.h"
 
@@ -54,16 +54,20 @@ CREATE TABLE requests(
   id          TEXT PRIMARY KEY,   -- unique: a second accept of an id is a duplicate
   status      INTEGER NOT NULL,   -- 0 in progress, 1 completed, 2 failed
   body        BLOB NOT NULL,
-  headers     BLOB NOT NULL,      -- header_codec.h
+  headers     BLOB NOT NULL,      -- record_codec.h
   error       TEXT,
   accepted_at INTEGER NOT NULL,   -- microseconds since the Unix epoch
-  finished_at INTEGER
+  finished_at INTEGER,
+  -- Written by finish() with the outcome, in one statement (record_codec.h); NULL
+  -- otherwise. They come after the rows of the results and steps tables.
+  results     BLOB,
+  path        BLOB
 );
 -- Each request is in exactly one of these two partial indexes: unfinished() scans the
 -- first, TTL cleanup the second, and neither grows with the other's rows.
 CREATE INDEX requests_open ON requests(status) WHERE status = 0;
 CREATE INDEX requests_finished ON requests(finished_at) WHERE status <> 0;
--- Results and steps in insertion order: rowid order, which the indexes keep per request.
+-- Results and steps added one by one (add_result, add_step), in insertion order: rowid order, which the indexes keep per request.
 CREATE TABLE results(request TEXT NOT NULL, stage TEXT NOT NULL, value BLOB NOT NULL);
 CREATE INDEX results_request ON results(request);
 CREATE TABLE steps(request TEXT NOT NULL, stage TEXT NOT NULL,
@@ -86,15 +90,18 @@ struct Waiter {
 };
 
 struct Op {
-  enum class Kind : uint8_t { kAccept, kResult, kStep, kComplete, kRestart, kExpire };
+  enum class Kind : uint8_t { kAccept, kResult, kStep, kComplete, kFinish, kRestart, kExpire };
   explicit Op(Kind k) : kind(k) {}
   Kind kind;
   uint64_t seq = 0;
   std::string id;
-  std::string a;  // accept: encoded headers; result, step: stage; complete: error
-  std::string b;  // result: value
-  int64_t t1 = 0, t2 = 0;  // accept: accepted_at; step: start, end; complete: at, status;
-                           // expire: cutoff
+  std::string a;  // accept: encoded headers; result, step: stage; complete, finish: error
+  std::string b;  // result: value; finish: encoded results
+  std::string c;  // finish: encoded path
+  int64_t t1 = 0, t2 = 0;  // accept: accepted_at; step: start, end; complete, finish: at,
+                           // status; expire: cutoff
+  // finish: results and path too large for the request's row: stored as table rows.
+  bool spill = false;
   const NewRequest* request = nullptr;  // accept: the caller's (alive while it waits) or owned
   std::unique_ptr<NewRequest> owned_request;  // accept_async: the request, kept until applied
   RequestStore::AcceptCallback done;          // accept_async: told after the commit
@@ -109,7 +116,8 @@ struct Op {
 struct WriterDb {
   Connection conn;
   Statement begin, commit, rollback;
-  Statement insert_request, insert_result, insert_step, finish, clear_results, clear_steps;
+  Statement insert_request, insert_result, insert_step, finish, finish_with_record, clear_results,
+      clear_steps;
   Statement expire_results, expire_steps, expire_requests;
 
   WriterDb(const std::string& path)
@@ -129,6 +137,9 @@ struct WriterDb {
         finish(conn,
                "UPDATE requests SET status = ?2, error = ?3, finished_at = ?4 "
                "WHERE id = ?1 AND status = 0"),
+        finish_with_record(conn,
+                           "UPDATE requests SET status = ?2, error = ?3, finished_at = ?4, "
+                           "results = ?5, path = ?6 WHERE id = ?1 AND status = 0"),
         clear_results(conn,
                       "DELETE FROM results WHERE request = ?1 AND "
                       "EXISTS(SELECT 1 FROM requests WHERE id = ?1 AND status = 0)"),
@@ -180,6 +191,20 @@ Connection& WriterDb::init(Connection& conn) {
   // After a checkpoint, truncate a WAL that grew under a burst back to 64 MiB.
   conn.exec("PRAGMA journal_size_limit = 67108864");
 
+  if (version == 1) {
+    // Version 1 had no results/path columns: finish() wrote table rows. Old rows keep
+    // NULL there and are read from the tables as before.
+    conn.exec("BEGIN IMMEDIATE");
+    try {
+      conn.exec("ALTER TABLE requests ADD COLUMN results BLOB");
+      conn.exec("ALTER TABLE requests ADD COLUMN path BLOB");
+      conn.exec(("PRAGMA user_version = " + std::to_string(kRequestStoreSchemaVersion)).c_str());
+      conn.exec("COMMIT");
+    } catch (...) {
+      sqlite3_exec(conn.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
   if (version == 0) {
     conn.exec("BEGIN IMMEDIATE");
     try {
@@ -250,7 +275,7 @@ struct ReaderDb {
         begin(conn, "BEGIN"),
         commit(conn, "COMMIT"),
         request(conn,
-                "SELECT status, body, headers, error, accepted_at, finished_at "
+                "SELECT status, body, headers, error, accepted_at, finished_at, results, path "
                 "FROM requests WHERE id = ?1"),
         results(conn, "SELECT stage, value FROM results WHERE request = ?1 ORDER BY rowid"),
         steps(conn,
@@ -295,6 +320,8 @@ class SqliteRequestStore final : public RequestStore {
   void add_result(std::string_view id, std::string_view stage, std::string_view value) override;
   void add_step(std::string_view id, std::string_view stage, Time start, Time end) override;
   void complete(std::string_view id, Outcome outcome, std::string_view error, Time at) override;
+  void finish(std::string_view id, Outcome outcome, std::string_view error, Time at,
+              const std::vector<Result>& results, const std::vector<Step>& path) override;
   void restart(std::string_view id) override;
   std::optional<RequestRecord> get(std::string_view id) override;
   std::vector<NewRequest> unfinished() override;
@@ -339,6 +366,11 @@ class SqliteRequestStore final : public RequestStore {
   // Results are in the ops, errors in *errors.
   void commit_batch(std::vector<Op>& batch, std::vector<std::string>* errors);
   void apply(Op& op);
+  // finish's results and path as rows of the results and steps tables, then its outcome.
+  void apply_finish_as_rows(const Op& op);
+  // The outcome part of complete() and finish(): status and error (op.a when failed).
+  Op outcome_op(Op::Kind kind, std::string_view id, Outcome outcome, std::string_view error,
+                Time at);
   void rollback();
   // When the WAL file is over options_.wal_checkpoint_bytes: a TRUNCATE checkpoint.
   void checkpoint_if_large();
@@ -584,11 +616,9 @@ void SqliteRequestStore::add_step(std::string_view id, std::string_view stage, T
   enqueue(std::move(op));
 }
 
-void SqliteRequestStore::complete(std::string_view id, Outcome outcome, std::string_view error,
-                                  Time at) {
-  InCall call(*this);
-  if (drop_if_too_large(id.size(), "outcome", id)) return;
-  Op op(Op::Kind::kComplete);
+Op SqliteRequestStore::outcome_op(Op::Kind kind, std::string_view id, Outcome outcome,
+                                  std::string_view error, Time at) {
+  Op op(kind);
   op.id = id;
   if (outcome == Outcome::kFailed) {
     // An error text too large to store is replaced (not truncated): the outcome itself
@@ -602,6 +632,52 @@ void SqliteRequestStore::complete(std::string_view id, Outcome outcome, std::str
   }
   op.t1 = to_us(at);
   op.t2 = outcome == Outcome::kCompleted ? kStoredCompleted : kStoredFailed;
+  return op;
+}
+
+void SqliteRequestStore::complete(std::string_view id, Outcome outcome, std::string_view error,
+                                  Time at) {
+  InCall call(*this);
+  if (drop_if_too_large(id.size(), "outcome", id)) return;
+  enqueue(outcome_op(Op::Kind::kComplete, id, outcome, error, at));
+}
+
+void SqliteRequestStore::finish(std::string_view id, Outcome outcome, std::string_view error,
+                                Time at, const std::vector<Result>& results,
+                                const std::vector<Step>& path) {
+  InCall call(*this);
+  if (drop_if_too_large(id.size(), "outcome", id)) return;
+  Op op = outcome_op(Op::Kind::kFinish, id, outcome, error, at);
+  // A result or step too large on its own is dropped as add_result() and add_step() drop
+  // it; the copies are made only then (the common case encodes the caller's vectors).
+  auto too_large = [&](const Result& r) {
+    return drop_if_too_large(id.size() + r.stage.size() + r.value.size(), "result", id);
+  };
+  auto step_too_large = [&](const Step& st) {
+    return drop_if_too_large(id.size() + st.stage.size(), "step", id);
+  };
+  bool drop_results = false, drop_steps = false;
+  for (const Result& r : results) drop_results = too_large(r) || drop_results;
+  for (const Step& st : path) drop_steps = step_too_large(st) || drop_steps;
+  if (drop_results) {
+    std::vector<Result> kept;
+    for (const Result& r : results)
+      if (id.size() + r.stage.size() + r.value.size() <= max_bytes_) kept.push_back(r);
+    op.b = encode_results(kept);
+  } else {
+    op.b = encode_results(results);
+  }
+  if (drop_steps) {
+    std::vector<Step> kept;
+    for (const Step& st : path)
+      if (id.size() + st.stage.size() <= max_bytes_) kept.push_back(st);
+    op.c = encode_steps(kept);
+  } else {
+    op.c = encode_steps(path);
+  }
+  // Together too large for one row: the writer stores them as table rows instead, each
+  // within the limit, in the same transaction as the outcome.
+  op.spill = id.size() + op.a.size() + op.b.size() + op.c.size() > max_bytes_;
   enqueue(std::move(op));
 }
 
@@ -900,6 +976,28 @@ void SqliteRequestStore::apply(Op& op) {
       db.finish.run();
       break;
     }
+    case Op::Kind::kFinish: {
+      if (op.spill) {
+        apply_finish_as_rows(op);
+        break;
+      }
+      try {
+        ResetOnExit r(db.finish_with_record);
+        db.finish_with_record.bind_text(1, op.id).bind(2, op.t2);
+        if (op.t2 == kStoredFailed)
+          db.finish_with_record.bind_text(3, op.a);
+        else
+          db.finish_with_record.bind_null(3);
+        db.finish_with_record.bind(4, op.t1).bind_blob(5, op.b).bind_blob(6, op.c);
+        db.finish_with_record.run();
+      } catch (const sqlite::Error& e) {
+        // The row with its body grew past SQLite's length limit. The failed statement is
+        // undone alone (the transaction goes on): store the same as table rows.
+        if ((e.code() & 0xff) != SQLITE_TOOBIG) throw;
+        apply_finish_as_rows(op);
+      }
+      break;
+    }
     case Op::Kind::kRestart: {
       {
         ResetOnExit r(db.clear_results);
@@ -924,6 +1022,34 @@ void SqliteRequestStore::apply(Op& op) {
       break;
     }
   }
+}
+
+void SqliteRequestStore::apply_finish_as_rows(const Op& op) {
+  WriterDb& db = *writer_db_;
+  std::vector<Result> results;
+  std::vector<Step> path;
+  // Encoded by finish() a moment ago in this process: cannot be damaged.
+  decode_results(op.b, &results);
+  decode_steps(op.c, &path);
+  for (const Result& res : results) {
+    ResetOnExit r(db.insert_result);
+    db.insert_result.bind_text(1, op.id).bind_text(2, res.stage).bind_blob(3, res.value);
+    db.insert_result.run();
+  }
+  for (const Step& step : path) {
+    ResetOnExit r(db.insert_step);
+    db.insert_step.bind_text(1, op.id).bind_text(2, step.stage).bind(3, to_us(step.start))
+        .bind(4, to_us(step.end));
+    db.insert_step.run();
+  }
+  ResetOnExit r(db.finish);
+  db.finish.bind_text(1, op.id).bind(2, op.t2);
+  if (op.t2 == kStoredFailed)
+    db.finish.bind_text(3, op.a);
+  else
+    db.finish.bind_null(3);
+  db.finish.bind(4, op.t1);
+  db.finish.run();
 }
 
 std::unique_ptr<ReaderDb> SqliteRequestStore::take_reader() {
@@ -983,6 +1109,11 @@ std::optional<RequestRecord> SqliteRequestStore::get(std::string_view id) {
       while (db->steps.step())
         rec->path.push_back({db->steps.column_string(0), from_us(db->steps.column_int(1)),
                              from_us(db->steps.column_int(2))});
+      // What finish() stored with the outcome comes after the rows added one by one.
+      if (!decode_results(db->request.column_string(6), &rec->results) ||
+          !decode_steps(db->request.column_string(7), &rec->path))
+        throw StoreError("request store " + options_.path + ": damaged results or path of request " +
+                         std::string(id));
     }
   }
   return rec;

@@ -213,6 +213,172 @@ TEST_F(RequestStoreTest, CompletedAndFailedFirstOutcomeWins) {
   EXPECT_EQ(*bad->finished_at, at_s(2001));
 }
 
+// finish(): results, path and outcome in one queued write (one statement in SQLite),
+// read back after what add_result/add_step stored one by one, and dropped like
+// complete() once the request has an outcome.
+TEST_F(RequestStoreTest, FinishStoresResultsPathAndOutcomeTogether) {
+  auto store = open();
+  store->accept(request("a"));
+  store->accept(request("f"));
+  store->add_result("a", "early", "added one by one");
+  store->add_step("a", "in", at_s(1), at_s(2));
+  Time t0 = std::chrono::system_clock::now();
+  auto us = [](int n) { return std::chrono::microseconds(n); };
+  std::vector<Result> results = {{"sink-1", "r1"}, {"sink-2", std::string("\0r2", 3)}};
+  std::vector<Step> path = {{"map", t0, t0 + us(40)}, {"out", t0 + us(40), t0 + us(41)}};
+  store->finish("a", Outcome::kCompleted, "ignored", at_s(3000), results, path);
+  store->finish("f", Outcome::kFailed, "map: bad input", at_s(3001), {}, {{"map", t0, t0}});
+  // A second outcome changes nothing.
+  store->finish("a", Outcome::kFailed, "late", at_s(3002), {{"late", "x"}}, {});
+
+  auto rec = store->get("a");
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->status, RequestStatus::kCompleted);
+  EXPECT_EQ(rec->error, "");
+  EXPECT_EQ(*rec->finished_at, at_s(3000));
+  ASSERT_EQ(rec->results.size(), 3u);
+  EXPECT_EQ(rec->results[0].value, "added one by one");
+  EXPECT_EQ(rec->results[1].stage, "sink-1");
+  EXPECT_EQ(rec->results[1].value, "r1");
+  EXPECT_EQ(rec->results[2].stage, "sink-2");
+  EXPECT_EQ(rec->results[2].value, std::string("\0r2", 3));
+  ASSERT_EQ(rec->path.size(), 3u);
+  EXPECT_EQ(rec->path[0].stage, "in");
+  EXPECT_EQ(rec->path[1].stage, "map");
+  auto trunc = [](Time t) { return std::chrono::time_point_cast<std::chrono::microseconds>(t); };
+  EXPECT_EQ(trunc(rec->path[1].start), trunc(t0));
+  EXPECT_EQ(trunc(rec->path[2].end), trunc(t0 + us(41)));
+
+  auto failed = store->get("f");
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->status, RequestStatus::kFailed);
+  EXPECT_EQ(failed->error, "map: bad input");
+  EXPECT_TRUE(failed->results.empty());
+  ASSERT_EQ(failed->path.size(), 1u);
+  // Finished: neither is replayed, and both survive a reopen.
+  EXPECT_TRUE(store->unfinished().empty());
+  store.reset();
+  store = open();
+  EXPECT_EQ(store->get("a")->results.size(), 3u);
+  EXPECT_EQ(store->get("f")->path.size(), 1u);
+  // TTL cleanup deletes them whole.
+  EXPECT_EQ(store->expire_now(at_s(3001) + options_.ttl), 2u);
+  EXPECT_FALSE(store->get("a"));
+}
+
+// What does not fit is never truncated: a result too large on its own is dropped and
+// counted as add_result drops it; results that fit one by one but not together in the
+// request's row (alone, or with the body) are stored as table rows instead.
+TEST_F(RequestStoreTest, FinishTooLargeForTheRowStoresRowsAndDropsOnlyWhatCannotFit) {
+  options_.max_record_bytes = 1 << 20;
+  auto store = open();
+  const std::string big(2 << 20, 'b'), part(600 * 1024, 'p');
+  store->accept(request("drop"));
+  store->finish("drop", Outcome::kCompleted, "", at_s(2000), {{"s", "small"}, {"s", big}, {"s", "after"}},
+                {{"map", at_s(1), at_s(2)}});
+  store->accept(request("spill"));  // two results that fit alone, not together
+  store->finish("spill", Outcome::kCompleted, "", at_s(2000), {{"s", part}, {"s", part + "2"}},
+                {{"map", at_s(1), at_s(2)}});
+  store->accept(request("row", std::string(700 * 1024, 'r')));  // fits with its body? no
+  store->finish("row", Outcome::kFailed, "why", at_s(2000), {{"s", part}}, {{"map", at_s(1), at_s(2)}});
+
+  auto dropped = store->get("drop");
+  ASSERT_TRUE(dropped);
+  EXPECT_EQ(dropped->status, RequestStatus::kCompleted);
+  ASSERT_EQ(dropped->results.size(), 2u);
+  EXPECT_EQ(dropped->results[0].value, "small");
+  EXPECT_EQ(dropped->results[1].value, "after");
+  EXPECT_EQ(dropped->path.size(), 1u);
+  for (const char* id : {"spill", "row"}) {
+    auto rec = store->get(id);
+    ASSERT_TRUE(rec) << id;
+    EXPECT_NE(rec->status, RequestStatus::kInProgress) << id;
+    ASSERT_FALSE(rec->results.empty()) << id;
+    EXPECT_EQ(rec->results[0].value, part) << id;
+    ASSERT_EQ(rec->path.size(), 1u) << id;
+  }
+  EXPECT_EQ(store->get("spill")->results.size(), 2u);
+  EXPECT_EQ(store->get("spill")->results[1].value, part + "2");
+  EXPECT_EQ(store->get("row")->error, "why");
+  StoreStats s = store->stats();
+  EXPECT_EQ(s.too_large, 1u);
+  EXPECT_EQ(s.lost_writes, 0u);
+  EXPECT_TRUE(store->ready());
+}
+
+// A file written by version 1 (results and path only as table rows) is upgraded in
+// place when opened: its records read as before, and new ones use finish's columns.
+TEST_F(RequestStoreTest, VersionOneFileIsUpgradedAndKeepsItsRecords) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(options_.path.c_str(), &db), SQLITE_OK);
+  const char* v1 = R"sql(
+    PRAGMA journal_mode = WAL;
+    CREATE TABLE requests(id TEXT PRIMARY KEY, status INTEGER NOT NULL, body BLOB NOT NULL,
+      headers BLOB NOT NULL, error TEXT, accepted_at INTEGER NOT NULL, finished_at INTEGER);
+    CREATE INDEX requests_open ON requests(status) WHERE status = 0;
+    CREATE INDEX requests_finished ON requests(finished_at) WHERE status <> 0;
+    CREATE TABLE results(request TEXT NOT NULL, stage TEXT NOT NULL, value BLOB NOT NULL);
+    CREATE INDEX results_request ON results(request);
+    CREATE TABLE steps(request TEXT NOT NULL, stage TEXT NOT NULL,
+                       start_at INTEGER NOT NULL, end_at INTEGER NOT NULL);
+    CREATE INDEX steps_request ON steps(request);
+    INSERT INTO requests VALUES('old', 1, 'body', x'00000000', NULL, 1000000000, 2000000000);
+    INSERT INTO results VALUES('old', 'sink', 'old result');
+    INSERT INTO steps VALUES('old', 'map', 1000000000, 1500000000);
+    INSERT INTO requests VALUES('open', 0, 'again', x'00000000', NULL, 1000000001, NULL);
+    PRAGMA application_id = 1397511497;
+    PRAGMA user_version = 1;
+  )sql";
+  char* err = nullptr;
+  ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+  sqlite3_close(db);
+
+  auto store = open();
+  auto old = store->get("old");
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->status, RequestStatus::kCompleted);
+  ASSERT_EQ(old->results.size(), 1u);
+  EXPECT_EQ(old->results[0].value, "old result");
+  ASSERT_EQ(old->path.size(), 1u);
+  EXPECT_EQ(old->path[0].start, at_s(1000));
+  auto open_ones = store->unfinished();
+  ASSERT_EQ(open_ones.size(), 1u);
+  EXPECT_EQ(open_ones[0].body, "again");
+  store->finish("open", Outcome::kCompleted, "", at_s(3000), {{"sink", "new"}}, {});
+  EXPECT_EQ(store->get("open")->results.at(0).value, "new");
+  store.reset();
+  ASSERT_EQ(sqlite3_open(options_.path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), kRequestStoreSchemaVersion);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+// A damaged results blob (another tool wrote the file) is an error naming the request,
+// never a crash or a wrong answer.
+TEST_F(RequestStoreTest, DamagedResultsAreAnErrorNamingTheRequest) {
+  {
+    auto store = open();
+    store->accept(request("a"));
+    store->finish("a", Outcome::kCompleted, "", at_s(2000), {{"s", "v"}}, {});
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(options_.path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE requests SET results = x'ffffff7f01'", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto store = open();
+  try {
+    store->get("a");
+    FAIL() << "a damaged record was read without an error";
+  } catch (const StoreError& e) {
+    std::string what = e.what();
+    EXPECT_NE(what.find("damaged results or path of request a"), std::string::npos) << what;
+  }
+}
+
 TEST_F(RequestStoreTest, WritesToAnUnknownIdAreDropped) {
   auto store = open();
   store->add_result("ghost", "sink", "v");
@@ -495,7 +661,7 @@ TEST_F(RequestStoreTest, AnotherProgramsDatabaseIsRefused) {
 }
 
 TEST_F(RequestStoreTest, NewerSchemaIsRefused) {
-  open();  // creates version 1
+  open();  // creates the current version
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(options_.path.c_str(), &db), SQLITE_OK);
   ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 7", nullptr, nullptr, nullptr), SQLITE_OK);

@@ -5,12 +5,13 @@
 // Contract:
 //   - accept() is durable before it returns: once it answers kAccepted, the request is on
 //     disk (see the implementation for what "on disk" means) and will be returned by
-//     unfinished() after any crash until complete() for it is stored. An async request is
-//     acknowledged to its client only after accept() returned. kDuplicate means the id is
-//     already stored (in flight or finished and not yet expired); nothing changes.
-//   - add_result(), add_step(), complete() and restart() are queued: they return before
-//     they are durable and may be lost by a crash (the request then shows up in
-//     unfinished() and is processed again: at-least-once). They are applied in the
+//     unfinished() after any crash until its outcome (complete() or finish()) is stored.
+//     An async request is acknowledged to its client only after accept() returned.
+//     kDuplicate means the id is already stored (in flight or finished and not yet
+//     expired); nothing changes.
+//   - add_result(), add_step(), complete(), finish() and restart() are queued: they
+//     return before they are durable and may be lost by a crash (the request then shows
+//     up in unfinished() and is processed again: at-least-once). They are applied in the
 //     order they were called, so calls made in order from one thread (or ordered by the
 //     caller's own synchronisation) are applied in that order.
 //   - Writes naming an id that is not stored are dropped. complete() on a finished request
@@ -155,6 +156,18 @@ class RequestStore {
   virtual void add_step(std::string_view id, std::string_view stage, Time start, Time end) = 0;
   // Finishes the request at `at`; `error` is kept for kFailed (ignored for kCompleted).
   virtual void complete(std::string_view id, Outcome outcome, std::string_view error, Time at) = 0;
+  // The whole end of a request in one queued write: its results and path (in order,
+  // after any added one by one) and its outcome, as add_result() for each result,
+  // add_step() for each step, then complete() would store them, but applied together:
+  // a crash keeps all of it or none. What one of them could not store (larger than the
+  // limit) is dropped as those calls drop it; the outcome is always kept.
+  // The default does exactly those calls; a store with a cheaper way overrides it.
+  virtual void finish(std::string_view id, Outcome outcome, std::string_view error, Time at,
+                      const std::vector<Result>& results, const std::vector<Step>& path) {
+    for (const Result& r : results) add_result(id, r.stage, r.value);
+    for (const Step& s : path) add_step(id, s.stage, s.start, s.end);
+    complete(id, outcome, error, at);
+  }
   // Drops the results and path of an unfinished request before it is processed again
   // after a restart (so a retried request does not keep its first attempt's partial
   // results). Queued; dropped for a finished request.

@@ -72,7 +72,7 @@ struct SqliteStoreOptions {
 };
 
 // The schema version this build writes and reads.
-inline constexpr int kRequestStoreSchemaVersion = 1;
+inline constexpr int kRequestStoreSchemaVersion = 2;
 
 // Opens (creating if needed) the store. Throws StoreError naming the file when it
 // cannot: a missing or unwritable folder, a file in use by another store, a file that
