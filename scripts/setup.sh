@@ -15,6 +15,7 @@ packages=(
   libyaml-cpp-dev                       # flow files
   libcpp-httplib-dev libssl-dev         # serving
   libsqlite3-dev                        # result and side-input store
+  libhowardhinnant-date-dev             # time zones for side-input cron schedules (date/tz.h)
   libgtest-dev libgmock-dev libbenchmark-dev
   # well-kept libraries instead of hand-written ones
   nlohmann-json3-dev                    # JSON (plugins --json, schemas, serving bodies)
