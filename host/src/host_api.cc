@@ -110,6 +110,25 @@ sluice_status do_set_outcome(sluice_ctx* ctx, size_t input_index, sluice_outcome
   return SLUICE_OK;
 }
 
+sluice_status do_side_input(sluice_ctx* ctx, const char* name, size_t name_size,
+                            sluice_bytes* value, uint64_t* version) {
+  if (ctx == nullptr) return refuse(ctx, "side_input: ctx is NULL");
+  if (value == nullptr) return refuse(ctx, "side_input: value is NULL");
+  if (name == nullptr && name_size != 0) return refuse(ctx, "side_input: name is NULL with a size");
+  const std::string_view n(name ? name : "", name_size);
+  const SideInputValue* v = ctx->side_inputs ? ctx->side_inputs->find(n) : nullptr;
+  if (v == nullptr) {
+    if (ctx->side_inputs == nullptr || !ctx->side_inputs->declares(n))
+      return refuse(ctx, "side_input: the stage does not list side input '" + std::string(n) +
+                             "'; add it to the stage's sideInputs: in the flow");
+    return refuse(ctx, "side_input: '" + std::string(n) + "' has no value yet");
+  }
+  value->data = reinterpret_cast<const uint8_t*>(v->bytes.data());
+  value->size = v->bytes.size();
+  if (version) *version = v->version;
+  return SLUICE_OK;
+}
+
 // The callbacks the table holds. No C++ exception may cross into plugin code (it would
 // unwind through C frames and skip the plugin's cleanup), so each is a wall: anything
 // thrown below (a CallSink, an allocation) becomes SLUICE_ERROR or is swallowed.
@@ -133,6 +152,15 @@ sluice_status cb_set_outcome(sluice_ctx* ctx, size_t input_index, sluice_outcome
                              const char* reason, size_t reason_size) noexcept {
   try {
     return do_set_outcome(ctx, input_index, outcome, reason, reason_size);
+  } catch (...) {
+    return SLUICE_ERROR;
+  }
+}
+
+sluice_status cb_side_input(sluice_ctx* ctx, const char* name, size_t name_size,
+                            sluice_bytes* value, uint64_t* version) noexcept {
+  try {
+    return do_side_input(ctx, name, name_size, value, version);
   } catch (...) {
     return SLUICE_ERROR;
   }
@@ -169,6 +197,7 @@ const sluice_host kHostApi = {
     &cb_set_outcome,
     &cb_set_error,
     &cb_log,
+    &cb_side_input,
 };
 
 }  // namespace

@@ -146,6 +146,21 @@ sluice_status PluginInstance::ack(sluice_ctx* ctx, const sluice_batch& batch) {
   return s;
 }
 
+sluice_status PluginInstance::side_input_changed(sluice_ctx* ctx, std::string_view name,
+                                                uint64_t version) {
+  if (type_.type->side_input_changed == nullptr) return SLUICE_OK;
+  // No outputs: the call is input-less and sink-less, as an ack is.
+  sluice::host::CallSink* sink = ctx->sink;
+  ctx->sink = nullptr;
+  ctx->begin_call(0);
+  sluice_status s = checked(type_.type->side_input_changed(instance_, ctx, name.data(), name.size(),
+                                                           version),
+                            ctx, "side_input_changed", false);
+  ctx->sink = sink;
+  ensure_error(s, ctx, "side_input_changed");
+  return s;
+}
+
 sluice_status PluginInstance::finish(sluice_ctx* ctx) {
   if (type_.type->finish == nullptr) return SLUICE_OK;
   ctx->begin_call(0, /*finish_call=*/true);

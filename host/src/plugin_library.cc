@@ -119,6 +119,7 @@ std::string read_type(const sluice_type* raw, size_t index, PluginType* out) {
   out->finish = t.finish;
   out->check = t.check;
   out->pending = t.pending;
+  out->side_input_changed = t.side_input_changed;
   return {};
 }
 

@@ -119,6 +119,7 @@ const sluice_type kType = {
     .finish = nullptr,
     .check = nullptr,
     .pending = pending,
+    .side_input_changed = nullptr,
 };
 const sluice_type* const kTypes[] = {&kType};
 

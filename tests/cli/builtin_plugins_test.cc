@@ -705,7 +705,8 @@ void host_log(sluice_ctx* ctx, sluice_log_level level, const char* message, size
 
 const sluice_host kHost = {sizeof(sluice_host), SLUICE_ABI_VERSION_MAJOR, SLUICE_ABI_VERSION_MINOR,
                            "test",               &host_emit,               &host_respond,
-                           &host_set_outcome,    &host_set_error,          &host_log};
+                           &host_set_outcome,    &host_set_error,          &host_log,
+                           nullptr};  // side_input: no built-in type reads side inputs here
 
 // The built-in library, loaded once for the test process (and never unloaded).
 const sluice_type* builtin_type(const std::string& name) {

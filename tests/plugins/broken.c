@@ -27,10 +27,10 @@ static const sluice_type kType = {sizeof(sluice_type), SLUICE_KIND_MAP, 0,
                                   "broken-type",
 #endif
                                   "1.0", "a type in a broken library", NULL,
-                                  create, destroy, process, NULL, NULL, NULL, NULL};
+                                  create, destroy, process, NULL, NULL, NULL, NULL, NULL};
 
 static const sluice_type kNoKinds = {sizeof(sluice_type), 0, 0, "kindless", "1.0", "",
-                                     NULL, create, destroy, process, NULL, NULL, NULL, NULL};
+                                     NULL, create, destroy, process, NULL, NULL, NULL, NULL, NULL};
 
 #if defined(BROKEN_DUPLICATE_NAME)
 static const sluice_type *const kTypes[] = {&kType, &kType};

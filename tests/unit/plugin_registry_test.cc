@@ -115,6 +115,7 @@ const sluice_library* linked_entry(const sluice_host*) {
       .finish = nullptr,
       .check = nullptr,
       .pending = nullptr,
+      .side_input_changed = nullptr,
   };
   static const sluice_type* const types[] = {&type};
   static const sluice_library library = {

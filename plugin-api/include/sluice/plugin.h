@@ -71,7 +71,7 @@ extern "C" {
  * ---------------------------------------------------------------------------------- */
 
 #define SLUICE_ABI_VERSION_MAJOR 1
-#define SLUICE_ABI_VERSION_MINOR 2
+#define SLUICE_ABI_VERSION_MINOR 3
 
 /* The name of the one exported symbol, as a token and as a string. */
 #define SLUICE_PLUGIN_ENTRY sluice_plugin_v1
@@ -315,6 +315,21 @@ typedef struct sluice_host {
    * thread). Copied before returning. */
   void (*log)(sluice_ctx *ctx, sluice_log_level level, const char *message,
               size_t message_size);
+
+  /* --- since 1.3 (read only when struct_size covers it) -------------------------- */
+
+  /* The current value of the side input `name` (name_size bytes, not NUL-terminated),
+   * one the stage lists in its `sideInputs:`. On SLUICE_OK *value views bytes owned by
+   * the host: valid until the current call returns and never changed while valid (a
+   * newer version is seen from the next call on). *version, when version is not NULL,
+   * receives the value's version (1, 2, ... for each new value). Takes no lock and
+   * allocates nothing: call it per message if you like. Refused (SLUICE_ERROR) for a
+   * name the stage does not list. A stage starts only once each of its side inputs has
+   * a value, so a listed one always has one. Allowed from every call with a ctx of a
+   * stage worker (process, ack, finish, side_input_changed), not from create or check.
+   * Thread-safety: like every ctx callback, on the call's own thread. */
+  sluice_status (*side_input)(sluice_ctx *ctx, const char *name, size_t name_size,
+                              sluice_bytes *value, uint64_t *version);
 } sluice_host;
 
 /* ------------------------------------------------------------------------------------
@@ -413,6 +428,19 @@ typedef struct sluice_type {
    * worker's last known value; it stays after the source ends). Must be quick; no
    * callback but log. */
   int64_t (*pending)(void *instance);
+
+  /* --- since 1.3 (optional; zero when beyond the plugin's struct_size) ------------ */
+
+  /* A side input the stage lists has a new value: `name` (name_size bytes) is now at
+   * `version`, readable through host->side_input. Called on the instance's own thread,
+   * between process calls, before the first process call that sees the new value; also
+   * once per side input before the first process call (the initial values). When
+   * several versions arrive between two calls, only the newest is announced. For a
+   * THREAD_SAFE type it is called by every worker, each for its own view. No outputs;
+   * an error status is logged and otherwise ignored (the stage goes on with the new
+   * value). */
+  sluice_status (*side_input_changed)(void *instance, sluice_ctx *ctx, const char *name,
+                                      size_t name_size, uint64_t version);
 } sluice_type;
 
 /* What the entry symbol returns. Grows at the end in minor versions. */

@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "sluice/host/side_input_registry.h"
+
 namespace sluice::host {
 
 // Receives what a plugin hands the host during one call. Views are valid only during
@@ -79,5 +81,8 @@ struct sluice_ctx {
   sluice::host::CallSink* sink;     // may be null: outputs are then refused
   size_t input_count = 0;           // valid input indexes are [0, input_count)
   bool finishing = false;           // in finish(): SLUICE_NO_INPUT is allowed
+  // The side inputs this call may read (the worker's snapshot); null when the stage
+  // lists none, and in create and check.
+  const sluice::host::SideInputSnapshot* side_inputs = nullptr;
   std::string error;                // the last set_error message of this call
 };

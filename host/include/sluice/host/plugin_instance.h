@@ -56,6 +56,11 @@ class PluginInstance {
   // On the instance's thread (as process), between calls.
   int64_t pending();
 
+  // Tells the instance a side input it reads has a new version (the type's optional
+  // side_input_changed, ABI 1.3; SLUICE_OK without a call when it has none). No outputs.
+  sluice_status side_input_changed(sluice_ctx* ctx, std::string_view name, uint64_t version);
+  bool wants_side_input_changes() const { return type_.type->side_input_changed != nullptr; }
+
   const PluginType& type() const { return *type_.type; }
   bool has_ack() const { return type_.type->ack != nullptr; }
 

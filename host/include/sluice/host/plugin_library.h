@@ -40,6 +40,8 @@ struct PluginType {
   sluice_status (*finish)(void*, sluice_ctx*) = nullptr;                        // optional
   sluice_status (*check)(sluice_ctx*, const sluice_create_args*) = nullptr;     // optional, 1.2
   int64_t (*pending)(void*) = nullptr;                                          // optional, 1.2
+  sluice_status (*side_input_changed)(void*, sluice_ctx*, const char*, size_t,
+                                      uint64_t) = nullptr;                      // optional, 1.3
   const PluginLibrary* library = nullptr;
 
   bool supports(sluice_kind k) const { return (kinds & k) != 0; }
