@@ -317,6 +317,30 @@ TEST_F(SideInputStoreTest, ConcurrentPutsGetConsecutiveVersions) {
   EXPECT_EQ(sqlite_int("SELECT count(DISTINCT version) FROM side_inputs"), kThreads * kPuts);
 }
 
+// Another connection (a tool) holds the write lock past busy_timeout: the put fails
+// naming the file, stores nothing, and the next put works.
+TEST_F(SideInputStoreTest, AFailedPutStoresNothingAndTheStoreStaysUsable) {
+  options_.busy_timeout = std::chrono::milliseconds(100);
+  auto store = open();
+  ASSERT_EQ(store->put("cfg", "v1", at_s(1)).version, 1u);
+  sqlite3* tool = nullptr;
+  ASSERT_EQ(sqlite3_open(options_.path.c_str(), &tool), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(tool, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  try {
+    store->put("cfg", "v2", at_s(2));
+    ADD_FAILURE() << "a put through a held write lock succeeded";
+  } catch (const StoreError& e) {
+    std::string err = e.what();
+    EXPECT_NE(err.find("side-input store " + options_.path), std::string::npos) << err;
+    EXPECT_NE(err.find("locked"), std::string::npos) << err;
+  }
+  EXPECT_EQ(store->latest("cfg")->value, "v1");  // reads go on meanwhile (WAL)
+  ASSERT_EQ(sqlite3_exec(tool, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(tool);
+  EXPECT_EQ(store->put("cfg", "v2", at_s(3)).version, 2u);
+  EXPECT_EQ(store->latest("cfg")->updated_at, at_s(3));
+}
+
 TEST_F(SideInputStoreTest, NotADatabaseIsRefusedNamingTheFile) {
   { std::ofstream(options_.path) << "this is a text file, not a database, but long enough to look like one\n"; }
   std::string err = open_error();
