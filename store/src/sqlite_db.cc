@@ -4,7 +4,8 @@
 
 namespace sluice::store::sqlite {
 
-Connection::Connection(const std::string& path, bool read_only) : path_(path) {
+Connection::Connection(const std::string& path, bool read_only, std::string_view kind)
+    : path_(path), kind_(kind) {
   int flags = SQLITE_OPEN_NOMUTEX | (read_only ? SQLITE_OPEN_READONLY
                                                : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
@@ -12,7 +13,7 @@ Connection::Connection(const std::string& path, bool read_only) : path_(path) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
     sqlite3_close_v2(db_);
     db_ = nullptr;
-    throw StoreError("request store " + path + ": cannot open: " + msg);
+    throw StoreError(kind_ + " " + path + ": cannot open: " + msg);
   }
   sqlite3_extended_result_codes(db_, 1);
   // Readers may meet a lock while the writer recovers or checkpoints the WAL; wait
@@ -25,7 +26,7 @@ Connection::~Connection() { sqlite3_close_v2(db_); }
 void Connection::fail(std::string_view what, int rc) const {
   std::string msg = sqlite3_errmsg(db_);
   if (msg.empty() || msg == "not an error") msg = sqlite3_errstr(rc);
-  throw Error("request store " + path_ + ": " + std::string(what) + ": " + msg, rc);
+  throw Error(kind_ + " " + path_ + ": " + std::string(what) + ": " + msg, rc);
 }
 
 void Connection::exec(const char* sql) {

@@ -31,8 +31,9 @@ class Error : public StoreError {
 
 class Connection {
  public:
-  // Throws StoreError naming `path` when the file cannot be opened.
-  Connection(const std::string& path, bool read_only);
+  // Throws StoreError naming `path` when the file cannot be opened. `kind` starts every
+  // error message ("request store <path>: ...", "side-input store <path>: ...").
+  Connection(const std::string& path, bool read_only, std::string_view kind = "request store");
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -44,12 +45,13 @@ class Connection {
 
   sqlite3* handle() const { return db_; }
   const std::string& path() const { return path_; }
-  // Throws Error "request store <path>: <what>: <sqlite message>".
+  // Throws Error "<kind> <path>: <what>: <sqlite message>".
   [[noreturn]] void fail(std::string_view what, int rc) const;
 
  private:
   sqlite3* db_ = nullptr;
   std::string path_;
+  std::string kind_;
 };
 
 class Statement {

@@ -2,13 +2,6 @@
 // The contract is in sluice/store/request_store.h and sluice/store/sqlite_request_store.h.
 #include "sluice/store/sqlite_request_store.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -18,6 +11,7 @@
 
 #include "record_codec.h"
 #include "sqlite_db.h"
+#include "store_file.h"
 #include "test_hooks.h"
 
 namespace sluice::store {
@@ -220,51 +214,6 @@ Connection& WriterDb::init(Connection& conn) {
   return conn;
 }
 
-// One process per store file: an exclusive flock on "<db path>.lock", held for the
-// store's life. flock locks belong to the open file description, so a second open in
-// the same process is refused too. The holder's pid is written into the file for the
-// message of whoever is refused.
-class FileLock {
- public:
-  explicit FileLock(const std::string& db_path) {
-    const std::string path = db_path + ".lock";
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0)
-      throw StoreError("request store " + db_path + ": cannot open its lock file " + path + ": " +
-                       std::strerror(errno));
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      int err = errno;
-      char buf[32] = {};
-      ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
-      ::close(fd_);
-      fd_ = -1;
-      if (err != EWOULDBLOCK)
-        throw StoreError("request store " + db_path + ": cannot lock " + path + ": " +
-                         std::strerror(err));
-      std::string pid = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
-      while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
-      if (pid.find_first_not_of("0123456789") != std::string::npos) pid.clear();
-      std::string who = pid.empty()                        ? "another process"
-                        : pid == std::to_string(::getpid()) ? "another store in this process (pid " + pid + ")"
-                                                            : "another process (pid " + pid + ")";
-      throw StoreError("request store " + db_path + ": is in use by " + who +
-                       "; one process uses a store file at a time (lock file " + path + ")");
-    }
-    std::string pid = std::to_string(::getpid()) + "\n";
-    if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) < 0) {
-      // The pid is only for messages: the lock is what counts.
-    }
-  }
-  ~FileLock() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileLock(const FileLock&) = delete;
-  FileLock& operator=(const FileLock&) = delete;
-
- private:
-  int fd_ = -1;
-};
-
 // A reader's connection and its statements; leased from the pool by one thread at a time.
 struct ReaderDb {
   Connection conn;
@@ -434,28 +383,11 @@ class SqliteRequestStore final : public RequestStore {
   std::thread writer_;  // last: started once everything above exists
 };
 
-void check_folder(const std::string& path) {
-  namespace fs = std::filesystem;
-  fs::path folder = fs::path(path).parent_path();
-  if (folder.empty()) folder = ".";
-  std::error_code ec;
-  if (!fs::is_directory(folder, ec))
-    throw StoreError("request store " + path + ": folder " + folder.string() + " does not exist");
-  // WAL mode creates <file>-wal and <file>-shm beside the database: the folder itself
-  // must be writable, not only the file.
-  if (::access(folder.c_str(), W_OK | X_OK) != 0)
-    throw StoreError("request store " + path + ": folder " + folder.string() +
-                     " is not writable (the store creates the file and its -wal and -shm "
-                     "files there)");
-  if (fs::is_directory(path, ec))
-    throw StoreError("request store " + path + ": is a folder, not a file");
-}
-
 SqliteRequestStore::SqliteRequestStore(const SqliteStoreOptions& options) : options_(options) {
   if (options_.path.empty()) throw StoreError("request store: no file path given");
   if (options_.max_batch == 0) throw StoreError("request store " + options_.path + ": max_batch must be at least 1");
-  check_folder(options_.path);
-  lock_ = std::make_unique<FileLock>(options_.path);
+  check_store_folder("request store", options_.path);
+  lock_ = std::make_unique<FileLock>("request store", options_.path);
   writer_db_ = std::make_unique<WriterDb>(options_.path);
   // The size limit: SQLite's SQLITE_LIMIT_LENGTH (or a lower one from the options) less
   // headroom for the row around the values. Checked before queueing.
