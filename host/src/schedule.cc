@@ -402,10 +402,9 @@ std::optional<std::int64_t> Schedule::next_local_match(std::int64_t from, int la
     auto at = [](date::local_seconds l) { return l.time_since_epoch().count(); };
 
     if (!(months_ >> month & 1)) {
-      int m = next_bit(months_, month + 1);
-      date::year_month_day next = m < 13 && m > 0
-                                      ? date::year{year} / m / 1
-                                      : date::year{year + 1} / next_bit(months_, 1) / 1;
+      const int m = next_bit(months_, month + 1);  // months_ holds bits 1-12 only
+      const date::year_month_day next = m > 0 ? date::year{year} / m / 1
+                                              : date::year{year + 1} / next_bit(months_, 1) / 1;
       t = at(date::local_days{next});
       continue;
     }
