@@ -19,8 +19,11 @@
 //       a wall-clock time that occurs twice (fall-back) fires once, at its first
 //       occurrence; the repeated hour fires nothing the second time round.
 //   - next_after() searches at most ten years ahead of t; when nothing fires in that span
-//     (only possible when every match falls in a DST gap, e.g. 02:30 on the second
-//     Sunday of March in America/New_York) it returns kNever.
+//     (only possible if every match falls in a DST gap; a safety net that guarantees
+//     termination) it returns kNever. It also returns kNever for t within eleven years
+//     of the end of system_clock (2262).
+//   - Zone rules come from the system's /usr/share/zoneinfo through Debian's date-tz,
+//     which does not extend DST rules past 2037: later instants use standard time.
 //
 // Thread-safety: a Schedule is immutable after parsing; every const member may be
 // called from any thread. Copying is cheap (the zone is a pointer into the process-wide
