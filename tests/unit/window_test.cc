@@ -8,12 +8,29 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <map>
+#include <new>
 #include <random>
 #include <set>
 #include <string>
 #include <tuple>
 #include <vector>
+
+// Counts heap allocations, to check that the common add() path makes none.
+static std::atomic<uint64_t> g_allocations{0};
+void* operator new(size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+// GCC pairs its builtin idea of `new` with free() here and warns; this new is malloc.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace sluice::host {
 namespace {
@@ -318,6 +335,23 @@ TEST(WindowBook, CloseAllAndMemory) {
   EXPECT_LE(book->id_limit(), 40u);
 }
 
+// The hot path: 10,000 keys would each pay one allocation per window opened, none per
+// message (string_view lookup, reused AddResult, preallocated sliding scratch).
+TEST(WindowBook, AddAllocatesNothingOnceWindowsAreOpen) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < 100; ++i) keys.push_back("a-key-longer-than-sso-" + std::to_string(i));
+  for (const WindowAssigner& a : {fixed(1000), sliding(1000, 250)}) {
+    auto book = aligned_book(a);
+    AddResult r;
+    for (int i = 0; i < 10000; ++i) book->add(keys[i % 100], i % 1000, &r);  // opens
+    const uint64_t before = g_allocations.load();
+    for (int i = 0; i < 100000; ++i) book->add(keys[i % 100], (i * 7) % 1000, &r);
+    EXPECT_EQ(g_allocations.load() - before, 0u) << a.slide();
+    // Times [0, 1000) meet 2 * (length / slide) - 1 windows per key.
+    EXPECT_EQ(book->open_windows(), 100u * (2 * a.windows_per_time() - 1));
+  }
+}
+
 // ------------------------------------------------------------------ sessions
 
 TEST(WindowBook, SessionOpenAndExtend) {
@@ -575,8 +609,15 @@ std::vector<int64_t> source_watermarks(std::mt19937_64& rng, const std::vector<E
 
 // Runs the book like an engine would (counting per window id, folding merges), and
 // checks its own reports on the way.
+struct RunStats {
+  uint64_t late = 0;
+  uint64_t merges = 0;          // sessions absorbed
+  uint64_t closed_skipped = 0;  // sliding windows missed as closed
+  uint64_t appends_after_end = 0;  // accepted after the watermark passed the window end
+};
+
 Outcome run_book(WindowBook& book, const std::vector<Event>& ev,
-                 const std::vector<int64_t>& wms, uint64_t* late) {
+                 const std::vector<int64_t>& wms, RunStats* stats) {
   Outcome out;
   std::vector<uint64_t> count;
   AddResult r;
@@ -594,6 +635,8 @@ Outcome run_book(WindowBook& book, const std::vector<Event>& ev,
     book.add(ev[i].key, ev[i].t, &r);
     if (count.size() < book.id_limit()) count.resize(book.id_limit());
     EXPECT_EQ(r.late, r.appended.empty());
+    stats->merges += r.merged.size();
+    stats->closed_skipped += r.closed_skipped;
     for (const WindowRef& m : r.merged) {
       count[r.appended.at(0).id] += count[m.id];
       count[m.id] = 0;
@@ -604,6 +647,9 @@ Outcome run_book(WindowBook& book, const std::vector<Event>& ev,
       }
       EXPECT_LE(a.window.start, ev[i].t);
       EXPECT_LT(ev[i].t, a.window.end);
+      if (a.window.end <= book.watermark() && book.watermark() != kNoWatermark) {
+        ++stats->appends_after_end;
+      }
       ++count[a.id];
     }
     if (wms[i] != kNoWatermark) {
@@ -614,7 +660,7 @@ Outcome run_book(WindowBook& book, const std::vector<Event>& ev,
   book.close_all(&closed);
   record(-1);
   EXPECT_EQ(book.open_windows(), 0u);
-  *late = book.late_messages();
+  stats->late = book.late_messages();
   return out;
 }
 
@@ -745,12 +791,20 @@ TEST(WindowRandomized, FixedAndSlidingMatchReference) {
     const std::vector<Event> ev = random_events(rng, 3000, 1 + static_cast<int>(seed % 9));
     const std::vector<int64_t> wms = source_watermarks(rng, ev, /*max_delay=*/50);
     auto book = aligned_book(sliding(length, slide), lateness);
-    uint64_t book_late = 0, ref_late = 0;
-    const Outcome got = run_book(*book, ev, wms, &book_late);
+    RunStats stats;
+    uint64_t ref_late = 0;
+    const Outcome got = run_book(*book, ev, wms, &stats);
     const Outcome want = reference_aligned(length, slide, lateness, ev, wms, &ref_late);
     expect_same(got, want);
-    EXPECT_EQ(book_late, ref_late);
-    EXPECT_GT(ref_late, 0u);  // the test does exercise lateness
+    EXPECT_EQ(stats.late, ref_late);
+    // The run does exercise what it is meant to.
+    EXPECT_GT(ref_late, 0u);
+    if (slide < length) {
+      EXPECT_GT(stats.closed_skipped, 0u);
+    }
+    if (lateness > 0) {
+      EXPECT_GT(stats.appends_after_end, 0u);
+    }
   }
 }
 
@@ -764,12 +818,17 @@ TEST(WindowRandomized, SessionMatchesReference) {
     const std::vector<Event> ev = random_events(rng, 1500, 2 + static_cast<int>(seed % 9));
     const std::vector<int64_t> wms = source_watermarks(rng, ev, /*max_delay=*/50);
     auto book = session_book(gap, lateness);
-    uint64_t book_late = 0, ref_late = 0;
-    const Outcome got = run_book(*book, ev, wms, &book_late);
+    RunStats stats;
+    uint64_t ref_late = 0;
+    const Outcome got = run_book(*book, ev, wms, &stats);
     const Outcome want = reference_session(gap, lateness, ev, wms, &ref_late);
     expect_same(got, want);
-    EXPECT_EQ(book_late, ref_late);
+    EXPECT_EQ(stats.late, ref_late);
     EXPECT_GT(ref_late, 0u);
+    EXPECT_GT(stats.merges, 0u);
+    if (lateness > 0) {
+      EXPECT_GT(stats.appends_after_end, 0u);
+    }
   }
 }
 
