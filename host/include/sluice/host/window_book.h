@@ -28,6 +28,8 @@
 //     window's end is in the next window). Joining one session may extend it either way;
 //     joining two or more merges them into the one that starts first (its id survives;
 //     the others are reported in AddResult::merged and their ids released). A session
+//     Every session is at least `gap` long, so one message bridges at most two; longer
+//     chains merge one message at a time. A session
 //     that would be born already closed (t + gap <= W - L, overlapping no open session)
 //     makes the message late. A message that overlaps only a session closed earlier opens
 //     a new session (the closed one is not reopened).
