@@ -271,7 +271,7 @@ TEST(Plugins, JsonDescribesTheBuiltins) {
     EXPECT_EQ(t.at("library"), name == "python"      ? "sluice-python"
                                : name == kLinkedType ? "sluice-serving"
                                                      : "sluice-builtin");
-    EXPECT_EQ(t.at("abi"), "1.2");
+    EXPECT_EQ(t.at("abi"), "1.3");
   }
   const json& generator = *find_type(j, "generator");
   EXPECT_EQ(generator.at("kinds"), json::array({"source"}));
