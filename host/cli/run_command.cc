@@ -23,6 +23,7 @@
 #include "sluice/host/log.h"
 #include "sluice/host/metrics_server.h"
 #include "serving_setup.h"
+#include "side_input_setup.h"
 
 namespace sluice::cli {
 namespace {
@@ -209,10 +210,26 @@ int run(const RunOptions& options) {
     if (!serving) return kExitUsage;
   }
 
+  // Side inputs: the stored values are published before any stage starts, and the
+  // retrievers outlive the runtime's threads (they are stopped after it).
+  std::unique_ptr<SideInputSetup> side_inputs;
+  if (!flow->plan.side_inputs.empty()) {
+    side_inputs = open_side_inputs(flow->plan);
+    if (!side_inputs) return kExitUsage;
+  }
+
   int code = kExitOk;
   {
     host::FlowRuntime runtime(flow->plan);
     if (serving) runtime.set_request_observer(serving->hub.get());
+    if (side_inputs) {
+      runtime.set_side_inputs(side_inputs->registry.get());
+      if (serving) {
+        serving->side_inputs = side_inputs->manager.get();
+        serving->side_input_registry = side_inputs->registry.get();
+      }
+      side_inputs->manager->start();
+    }
     host::MetricsServer metrics_server;
     if (!options.metrics_addr.empty()) {
       std::string error;
@@ -240,6 +257,7 @@ int run(const RunOptions& options) {
                                  : std::function<void()>());
     }
     if (serving) serving->shut_down();
+    if (side_inputs) side_inputs->manager->stop();
     const double flow_secs = duration<double>(runtime.elapsed()).count();
     signals.stop();
     progress.clear();

@@ -59,6 +59,7 @@ std::unique_ptr<ServingSetup> open_serving(const host::ServingPlan& plan) {
 
 bool ServingSetup::start_listening(const host::FlowMetrics& metrics) {
   server = std::make_unique<serving::ServingServer>(*plan, tokens, *hub, metrics);
+  if (side_inputs) server->set_side_inputs(side_inputs, side_input_registry);
   std::string error;
   if (!server->start(&error)) {
     std::cerr << "sluice: error: " << error << "\n";

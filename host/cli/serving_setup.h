@@ -28,6 +28,9 @@ struct ServingSetup {
   std::unique_ptr<store::RequestStore> store;
   std::unique_ptr<serving::RequestHub> hub;
   std::unique_ptr<serving::ServingServer> server;
+  // The flow's side inputs, for the side-input endpoints; set before start_listening.
+  host::SideInputManager* side_inputs = nullptr;
+  const host::SideInputRegistry* side_input_registry = nullptr;
 
   // Binds the listeners and logs their addresses; false after printing why.
   bool start_listening(const host::FlowMetrics& metrics);

@@ -477,6 +477,13 @@ std::optional<FlowPlan> plan_flow(const LoadedFlow& flow, Diagnostics* diagnosti
   if (f.has_serving() && p.plan.mode == FlowMode::kJob)
     p.error("mode", "a serving flow runs until it is stopped; mode: job would never end",
             "use mode: streaming (the default)");
+  std::vector<std::vector<std::string>> stage_side_inputs;
+  plan_side_inputs(flow, &p.plan.side_inputs, &stage_side_inputs, diagnostics);
+  for (size_t i = 0; i < p.plan.stages.size() && i < stage_side_inputs.size(); ++i)
+    p.plan.stages[i].side_inputs = std::move(stage_side_inputs[i]);
+  if (f.has_side_inputs_timeout())
+    p.plan.side_inputs_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+        to_us(f.side_inputs_timeout()));
   if (diagnostics->size() != errors_before) return std::nullopt;
   return std::move(p.plan);
 }
@@ -485,52 +492,62 @@ bool bind_plugins(FlowPlan* plan, const LoadedFlow& flow, const PluginRegistry& 
                   Diagnostics* diagnostics) {
   const size_t errors_before = diagnostics->size();
   std::map<const PluginType*, std::optional<JsonSchema>> schemas;
-  for (StagePlan& s : plan->stages) {
-    const std::string kind_path = s.path + "." + kind_word(s.kind);
-    PluginTypeRef ref = registry.find(s.type_name);
+  // Binds one use of a type (a stage, or a side input's retriever): the type exists,
+  // supports `kind`, and `config_json` passes its schema. `what` names the user
+  // ("stage \"x\"", "side input \"y\"") in messages.
+  auto bind = [&](const std::string& type_name, sluice_kind kind, const std::string& kind_path,
+                  const std::string& config_base, const std::string& config_json,
+                  const std::string& what) -> PluginTypeRef {
+    const char* role = kind == SLUICE_KIND_SIDE_INPUT ? "side-input retriever" : kind_word(kind);
+    PluginTypeRef ref = registry.find(type_name);
     if (!ref) {
       std::vector<std::string> names;
       for (const PluginTypeRef& t : registry.types())
-        if (t.type->supports(s.kind)) names.push_back(t.type->name);
-      std::string hint = names.empty() ? std::string("no loaded type supports ") + kind_word(s.kind)
-                                       : std::string("types that can be a ") + kind_word(s.kind) +
-                                             ": " + quoted_list(names);
+        if (t.type->supports(kind)) names.push_back(t.type->name);
+      std::string hint = names.empty() ? std::string("no loaded type supports ") + role
+                                       : std::string("types that can be a ") + role + ": " +
+                                             quoted_list(names);
       if (!registry.errors().empty())
         hint += "; " + std::to_string(registry.errors().size()) +
                 " plugin file(s) failed to load (run sluice plugins to see why)";
-      diagnostics->add(flow.where(kind_path), "no plugin type \"" + s.type_name + "\"", hint);
-      continue;
+      diagnostics->add(flow.where(kind_path), "no plugin type \"" + type_name + "\"", hint);
+      return {};
     }
-    if (!ref.type->supports(s.kind)) {
+    if (!ref.type->supports(kind)) {
       diagnostics->add(flow.where(kind_path),
-                       "type \"" + s.type_name + "\" (" + ref.library->file().string() +
-                           ") cannot be a " + kind_word(s.kind) + "; it can be: " +
+                       "type \"" + type_name + "\" (" + ref.library->file().string() +
+                           ") cannot be a " + role + "; it can be: " +
                            kinds_to_string(ref.type->kinds));
-      continue;
+      return {};
     }
-    s.type = ref;
-    if (ref.type->config_schema.empty()) continue;
+    if (ref.type->config_schema.empty()) return ref;
     auto [it, inserted] = schemas.try_emplace(ref.type);
     if (inserted) {
       std::string error;
       it->second = JsonSchema::parse(ref.type->config_schema, &error);
       if (!it->second)
         log(LogLevel::kWarn, "flow",
-            "type " + s.type_name + " (" + ref.library->file().string() +
+            "type " + type_name + " (" + ref.library->file().string() +
                 ") declares a config schema that cannot be used (" + error +
                 "); its configs are not checked against it");
     }
-    if (!it->second) continue;
-    nlohmann::json config = nlohmann::json::parse(s.config_json, nullptr, false);
-    if (config.is_discarded()) continue;  // the loader made it; cannot happen
+    if (!it->second) return ref;
+    nlohmann::json config = nlohmann::json::parse(config_json, nullptr, false);
+    if (config.is_discarded()) return ref;  // the loader made it; cannot happen
     for (const SchemaViolation& v : it->second->validate(config)) {
-      const std::string path = s.path + ".config" + pointer_to_path(config, v.pointer);
+      const std::string path = config_base + ".config" + pointer_to_path(config, v.pointer);
       const std::string shown = "config" + pointer_to_path(config, v.pointer);
-      diagnostics->add(flow.where(path),
-                       "stage \"" + s.name + "\" " + shown + ": " + v.message,
-                       "see the config of " + s.type_name + " in sluice plugins --json");
+      diagnostics->add(flow.where(path), what + " " + shown + ": " + v.message,
+                       "see the config of " + type_name + " in sluice plugins --json");
     }
-  }
+    return ref;
+  };
+  for (StagePlan& s : plan->stages)
+    s.type = bind(s.type_name, s.kind, s.path + "." + kind_word(s.kind), s.path, s.config_json,
+                  "stage \"" + s.name + "\"");
+  for (SideInputPlan& si : plan->side_inputs)
+    si.type = bind(si.type_name, SLUICE_KIND_SIDE_INPUT, si.path + ".retriever", si.path,
+                   si.config_json, "side input \"" + si.name + "\"");
   return diagnostics->size() == errors_before;
 }
 

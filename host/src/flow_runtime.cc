@@ -134,6 +134,7 @@ FlowRuntime::~FlowRuntime() {
 }
 
 void FlowRuntime::set_request_observer(RequestObserver* observer) { state_->observer = observer; }
+void FlowRuntime::set_side_inputs(const SideInputRegistry* registry) { state_->side_inputs = registry; }
 
 bool FlowRuntime::start() {
   State& s = *state_;

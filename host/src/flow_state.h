@@ -21,6 +21,7 @@
 #include "sluice/host/message_batch.h"
 #include "sluice/host/plugin_instance.h"
 #include "sluice/host/request_observer.h"
+#include "sluice/host/side_input_registry.h"
 
 namespace sluice::host {
 
@@ -68,6 +69,9 @@ struct FlowRuntime::State {
   // Told about results, paths and failures of messages (set before start; null when
   // the flow serves no requests).
   RequestObserver* observer = nullptr;
+  // Where stages that read side inputs read them (set before start; null when the flow
+  // declares none).
+  const SideInputRegistry* side_inputs = nullptr;
 
   std::atomic<bool> stop_requested{false};  // sources stop; the rest drains
   std::atomic<bool> forced{false};          // abandon queues; stop at once

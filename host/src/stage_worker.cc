@@ -67,7 +67,7 @@ void StageWorker::run() {
     ++flow_.created;
     flow_.changed.notify_all();
   }
-  if (created && wait_for_go()) {
+  if (created && wait_for_go() && wait_for_side_inputs()) {
     if (plan_.kind == SLUICE_KIND_SOURCE)
       run_source();
     else
@@ -80,6 +80,50 @@ void StageWorker::run() {
   std::lock_guard<std::mutex> lock(flow_.mutex);
   --flow_.running;
   flow_.changed.notify_all();
+}
+
+bool StageWorker::wait_for_side_inputs() {
+  if (plan_.side_inputs.empty()) return true;
+  const SideInputRegistry* registry = flow_.side_inputs;
+  if (registry == nullptr) {
+    flow_.fail(plan_.name, "the stage reads side inputs but the flow runs without them "
+                           "(FlowRuntime::set_side_inputs was not called)");
+    return false;
+  }
+  const auto deadline = Clock::now() + flow_.plan.side_inputs_timeout;
+  std::vector<std::string> missing = registry->wait_for(plan_.side_inputs, deadline, [&] {
+    return flow_.forced.load() || flow_.stop_requested.load();
+  });
+  if (flow_.forced.load()) return false;
+  if (!missing.empty()) {
+    if (flow_.stop_requested.load()) return false;
+    std::string why = "side input '" + missing[0] + "' has no value after " +
+                      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         flow_.plan.side_inputs_timeout).count()) +
+                      " ms (sideInputsTimeout); ";
+    const std::string last = registry->last_error(missing[0]);
+    why += last.empty() ? "its retriever has not answered yet" : "its retriever's last error: " + last;
+    if (missing.size() > 1) why += " (also waiting for " + std::to_string(missing.size() - 1) + " more)";
+    flow_.fail(plan_.name, why);
+    return false;
+  }
+  side_inputs_ = std::make_unique<SideInputSnapshot>(*registry, plan_.side_inputs);
+  ctx_.side_inputs = side_inputs_.get();
+  refresh_side_inputs();  // the initial values, announced before the first call
+  return true;
+}
+
+void StageWorker::announce_side_inputs() {
+  if (instance_->wants_side_input_changes()) {
+    for (const SideInputValue* v : changed_side_inputs_) {
+      const sluice_status s = instance_->side_input_changed(&ctx_, v->name, v->version);
+      if (s != SLUICE_OK)
+        log(LogLevel::kWarn, plan_.name,
+            "side_input_changed for '" + v->name + "' version " + std::to_string(v->version) +
+                " failed (the stage goes on with the new value): " + ctx_.error);
+    }
+  }
+  changed_side_inputs_.clear();
 }
 
 // ---------------------------------------------------------------------------------
@@ -101,6 +145,7 @@ void StageWorker::run_source() {
   while (!flow_.stop_requested.load(std::memory_order_relaxed) &&
          !flow_.forced.load(std::memory_order_relaxed)) {
     acknowledge();
+    refresh_side_inputs();
     emitter_.begin_call(nullptr, nullptr, 0);
     const Clock::time_point t0 = Clock::now();
     const sluice_status status = instance_->process(&ctx_, request);
@@ -233,6 +278,9 @@ void StageWorker::run_processor() {
     const size_t n = batch->size();
     bump(stage_.metrics->in, n);
     stage_.metrics->in_progress.fetch_add(static_cast<int64_t>(n), std::memory_order_relaxed);
+    // Once per batch (one atomic load when nothing changed): a new side-input value is
+    // seen from the next batch on, never in the middle of one.
+    refresh_side_inputs();
     if (n <= plan_.batch) {
       process_batch(*batch, {});
     } else {

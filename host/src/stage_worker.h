@@ -38,6 +38,15 @@ class StageWorker {
  private:
   bool create_instance();
   bool wait_for_go();
+  // A stage that reads side inputs: waits (at most the flow's sideInputsTimeout) until
+  // each has a value, then takes its snapshot. False when the flow stops meanwhile or
+  // the wait times out (the flow is then failed, naming the side input).
+  bool wait_for_side_inputs();
+  // Before a call: takes newer side-input values, and tells the instance of each.
+  void refresh_side_inputs() {
+    if (side_inputs_ && side_inputs_->refresh(&changed_side_inputs_)) announce_side_inputs();
+  }
+  void announce_side_inputs();
   void run_source();
   void run_processor();
   void finish_and_close();
@@ -67,6 +76,8 @@ class StageWorker {
   PluginInstance* instance_ = nullptr;       // own_ or the stage's shared instance
   StageEmitter emitter_;
   sluice_ctx ctx_;
+  std::unique_ptr<SideInputSnapshot> side_inputs_;         // stages that read side inputs
+  std::vector<const SideInputValue*> changed_side_inputs_;  // refresh's output, reused
 
   std::vector<const sluice_message*> subset_;  // the inputs of a partial call
   std::vector<std::string_view> step_ids_;     // the ids of a call, for the request observer

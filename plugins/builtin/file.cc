@@ -4,6 +4,7 @@
 // `append` on a source or `follow` on a sink is an unknown key.
 #include <memory>
 
+#include "file_retriever.h"
 #include "file_sink.h"
 #include "file_source.h"
 #include "types.h"
@@ -15,11 +16,13 @@ class File {
  public:
   explicit File(const CreateArgs& args) {
     if (args.kind == SLUICE_KIND_SOURCE) source_ = std::make_unique<FileSource>(args);
+    else if (args.kind == SLUICE_KIND_SIDE_INPUT) retriever_ = std::make_unique<FileRetriever>(args);
     else sink_ = std::make_unique<FileSink>(args);
   }
 
   sluice_status process(Context& ctx, const Batch& batch) {
     if (source_) return source_->process(ctx, batch);
+    if (retriever_) return retriever_->process(ctx);
     sink_->process(ctx, batch);
     return SLUICE_OK;
   }
@@ -29,12 +32,13 @@ class File {
   }
   void finish(Context& ctx) {
     if (source_) source_->finish(ctx);
-    else sink_->finish(ctx);
+    else if (sink_) sink_->finish(ctx);
   }
 
  private:
   std::unique_ptr<FileSource> source_;
   std::unique_ptr<FileSink> sink_;
+  std::unique_ptr<FileRetriever> retriever_;  // side-input kind: the whole file
 };
 
 // One schema for both kinds: the keys are the union, and the conditions below keep a
@@ -77,9 +81,9 @@ constexpr const char* kSchema = R"({
 }  // namespace
 
 void add_file(Library& lib) {
-  lib.add<File>({"file", SLUICE_KIND_SOURCE | SLUICE_KIND_SINK, "0.1.0",
+  lib.add<File>({"file", SLUICE_KIND_SOURCE | SLUICE_KIND_SINK | SLUICE_KIND_SIDE_INPUT, "0.1.0",
                  "source: a file's lines (lines or JSON lines, optionally followed); "
-                 "sink: writes each message as a line",
+                 "sink: writes each message as a line; side input: the whole file",
                  kSchema});
 }
 

@@ -34,10 +34,11 @@ using HandlerResponse = httplib::Server::HandlerResponse;
 
 enum Endpoint : size_t {
   kSync, kAsync, kFetch, kSse, kMessage, kStatus, kLivez, kReadyz, kHealth, kMetrics,
-  kOther, kEndpointCount
+  kSideInputs, kSideInputRefresh, kOther, kEndpointCount
 };
 constexpr const char* kEndpointNames[] = {"sync",   "async", "fetch",  "sse",     "message", "status",
-                                          "livez",  "readyz", "health", "metrics", "other"};
+                                          "livez",  "readyz", "health", "metrics",
+                                          "side_inputs", "side_input_refresh", "other"};
 
 struct Route {
   const char* path;
@@ -56,16 +57,27 @@ constexpr Route kRoutes[] = {
     {"/readyz", kReadyz, true, false, false},
     {"/health", kHealth, true, false, false},
     {"/metrics", kMetrics, true, false, false},
+    {"/v1/side-inputs", kSideInputs, true, false, true},
 };
+// POST /v1/side-inputs/{name}/refresh: matched by shape, not by an exact path.
+constexpr Route kRefreshRoute = {"/v1/side-inputs/{name}/refresh", kSideInputRefresh, false, true, true};
+constexpr std::string_view kSideInputsPrefix = "/v1/side-inputs/";
+constexpr std::string_view kRefreshSuffix = "/refresh";
 
 const Route* find_route(const std::string& path) {
   for (const Route& r : kRoutes)
     if (path == r.path) return &r;
+  if (path.size() > kSideInputsPrefix.size() + kRefreshSuffix.size() &&
+      path.compare(0, kSideInputsPrefix.size(), kSideInputsPrefix) == 0 &&
+      path.compare(path.size() - kRefreshSuffix.size(), kRefreshSuffix.size(), kRefreshSuffix) == 0 &&
+      path.find('/', kSideInputsPrefix.size()) == path.size() - kRefreshSuffix.size())
+    return &kRefreshRoute;  // one path segment for the name
   return nullptr;
 }
 
+
 // Status codes counted per endpoint in /metrics.
-constexpr int kCodes[] = {200, 204, 400, 401, 404, 405, 408, 409, 413, 429, 500, 503};
+constexpr int kCodes[] = {200, 202, 204, 400, 401, 404, 405, 408, 409, 413, 429, 500, 503};
 constexpr size_t kCodeCount = std::size(kCodes) + 1;  // + "other"
 
 size_t code_slot(int code) {
@@ -200,6 +212,9 @@ struct ServingServer::Impl {
   const host::FlowMetrics& metrics;
   std::atomic<bool> flow_ready{false};
   std::atomic<bool> stopped{false};
+  // Set before the listeners start (set_side_inputs); null when the flow has none.
+  host::SideInputManager* side_inputs = nullptr;
+  const host::SideInputRegistry* side_input_registry = nullptr;
 
   std::unique_ptr<httplib::Server> http, https;
   std::thread http_thread, https_thread;
@@ -245,6 +260,9 @@ struct ServingServer::Impl {
     srv.Get("/livez", [](const Request&, Response& res) { res.status = 204; });
     srv.Get("/health", [](const Request&, Response& res) { res.set_content("ok", "text/plain"); });
     srv.Get("/readyz", [this](const Request&, Response& res) { readyz(res); });
+    srv.Get("/v1/side-inputs", [this](const Request&, Response& res) { side_input_list(res); });
+    srv.Post(R"(/v1/side-inputs/([^/]+)/refresh)",
+             [this](const Request& req, Response& res) { side_input_refresh(req, res); });
     srv.Get("/metrics", [this](const Request&, Response& res) {
       res.set_content(metrics.prometheus() + serving_metrics(), "text/plain; version=0.0.4; charset=utf-8");
     });
@@ -521,11 +539,51 @@ struct ServingServer::Impl {
     res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
   }
 
+  void side_input_list(Response& res) {
+    if (!side_inputs) {
+      json_error(res, 404, "the flow declares no side inputs (sideInputs: in the flow file)");
+      return;
+    }
+    json list = json::array();
+    for (const host::SideInputManager::Status& s : side_inputs->list()) {
+      json j = {{"name", s.name},           {"version", s.version},     {"size", s.size},
+                {"retriever", s.retriever}, {"trigger", s.trigger},     {"retrievals", s.retrievals},
+                {"changed", s.changed},     {"unchanged", s.unchanged}, {"failed", s.failed},
+                {"timedOut", s.timed_out},  {"lastError", s.last_error}};
+      j["updatedAt"] = s.updated_at ? json(rfc3339(*s.updated_at)) : json(nullptr);
+      j["nextRetrieval"] = s.next_retrieval ? json(rfc3339(*s.next_retrieval)) : json(nullptr);
+      list.push_back(std::move(j));
+    }
+    res.set_content(json{{"sideInputs", std::move(list)}}.dump(-1, ' ', false, json::error_handler_t::replace),
+                    "application/json");
+  }
+
+  void side_input_refresh(const Request& req, Response& res) {
+    const std::string name = req.matches.size() > 1 ? std::string(req.matches[1]) : "";
+    if (!side_inputs) {
+      json_error(res, 404, "the flow declares no side inputs (sideInputs: in the flow file)");
+      return;
+    }
+    if (!side_inputs->refresh(name)) {
+      json_error(res, 404, "no side input is named '" + name + "' (GET /v1/side-inputs lists them)");
+      return;
+    }
+    res.status = 202;
+    res.set_content(json{{"name", name}, {"refresh", "requested"}}.dump(), "application/json");
+  }
+
   void readyz(Response& res) {
+    std::vector<std::string> waiting;
+    if (side_input_registry && flow_ready.load()) waiting = side_input_registry->missing();
     if (stopped.load() || hub.stopping())
       json_error(res, 503, "the server is stopping");
     else if (!flow_ready.load())
       json_error(res, 503, "the flow is starting (not every stage has started yet)");
+    else if (!waiting.empty()) {
+      std::string names;
+      for (const std::string& n : waiting) names += (names.empty() ? "" : ", ") + n;
+      json_error(res, 503, "waiting for the first value of side inputs: " + names);
+    }
     else if (!hub.store().ready())
       json_error(res, 503, "the request store cannot take writes");
     else
@@ -802,6 +860,11 @@ bool ServingServer::start(std::string* error) {
 int ServingServer::http_port() const { return impl_->http_port; }
 int ServingServer::https_port() const { return impl_->https_port; }
 void ServingServer::set_flow_ready(bool ready) { impl_->flow_ready.store(ready); }
+void ServingServer::set_side_inputs(host::SideInputManager* manager,
+                                    const host::SideInputRegistry* registry) {
+  impl_->side_inputs = manager;
+  impl_->side_input_registry = registry;
+}
 
 void ServingServer::stop() {
   Impl& m = *impl_;

@@ -633,7 +633,7 @@ TEST(BuiltinPlugins, ListsEveryTypeWithItsKindsAndAClosedSchema) {
     json kinds;
     bool thread_safe;
   };
-  for (const Expected& e : std::vector<Expected>{{"file", {"source", "sink"}, false},
+  for (const Expected& e : std::vector<Expected>{{"file", {"source", "sink", "side-input"}, false},
                                                  {"stdin", {"source"}, false},
                                                  {"filter", {"map"}, true},
                                                  {"stdout", {"sink"}, false},

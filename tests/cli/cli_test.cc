@@ -236,7 +236,7 @@ TEST(Plugins, TableListsTheBuiltins) {
     by_name[row.type] = row;
   }
   const std::map<std::string, std::string> kinds = {
-      {"blackhole", "sink"}, {"cat", "map (mt)"}, {"file", "source,sink"},
+      {"blackhole", "sink"}, {"cat", "map (mt)"}, {"file", "source,sink,side-input"},
       {"filter", "map (mt)"}, {"generator", "source"}, {"log", "sink"},
       {"stdin", "source"},   {"stdout", "sink"},      {"python", "source,map,sink"},
       {"serve", "sink"},     {"serving", "source"}};
@@ -284,7 +284,7 @@ TEST(Plugins, JsonDescribesTheBuiltins) {
   EXPECT_EQ(find_type(j, "cat")->at("kinds"), json::array({"map"}));
   EXPECT_EQ(find_type(j, "cat")->at("thread_safe"), true);
   EXPECT_EQ(find_type(j, "blackhole")->at("kinds"), json::array({"sink"}));
-  EXPECT_EQ(find_type(j, "file")->at("kinds"), json::array({"source", "sink"}));
+  EXPECT_EQ(find_type(j, "file")->at("kinds"), json::array({"source", "sink", "side-input"}));
   EXPECT_EQ(find_type(j, "file")->at("thread_safe"), false);
   EXPECT_EQ(find_type(j, "filter")->at("kinds"), json::array({"map"}));
   EXPECT_EQ(find_type(j, "filter")->at("thread_safe"), true);
@@ -309,7 +309,8 @@ TEST(Plugins, FixtureFolderListsGoodTypesAndOneErrorLinePerBrokenLibrary) {
                                       "cpp-ack-source", "cpp-drop-source", "cpp-finish", "cpp-misbehave", "cpp-status",
                                       "cpp-throw", "file", "filter", "generator", "log",
                                       "old-minor", "python", "serve", "serving", "stdin", "stdout", "test-ack-source",
-                                      "test-flaky-map", "test-flaky-sink", "test-slow-sink", "test-tag-map",
+                                      "test-flaky-map", "test-flaky-retriever", "test-flaky-sink", "test-side-input-map",
+                                      "test-slow-sink", "test-tag-map",
                                       "twin"}))
       << r;
   std::map<std::string, std::string> file_of;

@@ -250,6 +250,83 @@ class SlowSink {
 
 }  // namespace
 
+// Reads the side input named by config `side_input` for every message and emits
+// "<value>|<side input value>@<version>"; with config `drop_listed: true` it drops a
+// message whose value is a line of the side input instead (a deny-list). Every
+// side_input_changed call is appended to the file config `changes` ("name@version").
+class SideInputMap {
+ public:
+  explicit SideInputMap(const sluice::CreateArgs& args) {
+    const nlohmann::json c = nlohmann::json::parse(args.config_json);
+    name_ = c.value("side_input", "");
+    drop_listed_ = c.value("drop_listed", false);
+    changes_ = c.value("changes", "");
+  }
+  void process(sluice::Context& ctx, const sluice::Batch& batch) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      uint64_t version = 0;
+      const std::string_view list = ctx.side_input(name_, &version);
+      const std::string_view value = batch[i].value();
+      if (drop_listed_) {
+        if (!listed(list, value)) ctx.emit(i, value);
+        continue;
+      }
+      ctx.emit(i, std::string(value) + "|" + std::string(list) + "@" + std::to_string(version));
+    }
+  }
+  void side_input_changed(sluice::Context&, std::string_view name, uint64_t version) {
+    if (changes_.empty()) return;
+    if (FILE* f = std::fopen(changes_.c_str(), "a")) {
+      std::fprintf(f, "%.*s@%llu\n", static_cast<int>(name.size()), name.data(),
+                   static_cast<unsigned long long>(version));
+      std::fclose(f);
+    }
+  }
+
+ private:
+  static bool listed(std::string_view list, std::string_view value) {
+    while (!list.empty()) {
+      const size_t nl = list.find('\n');
+      if (list.substr(0, nl) == value) return true;
+      if (nl == std::string_view::npos) break;
+      list.remove_prefix(nl + 1);
+    }
+    return false;
+  }
+  std::string name_, changes_;
+  bool drop_listed_ = false;
+};
+
+// A side-input retriever that fails while the file config `fail_flag` exists, and
+// otherwise answers the content of config `path` (no "no change" logic: the manager
+// keeps the version for identical bytes). Config `sleep_ms` delays every call.
+class FlakyRetriever {
+ public:
+  explicit FlakyRetriever(const sluice::CreateArgs& args) {
+    const nlohmann::json c = nlohmann::json::parse(args.config_json);
+    path_ = c.value("path", "");
+    fail_flag_ = c.value("fail_flag", "");
+    sleep_ms_ = c.value("sleep_ms", 0);
+  }
+  void process(sluice::Context& ctx, const sluice::Batch&) {
+    if (sleep_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms_));
+    if (!fail_flag_.empty() && std::filesystem::exists(fail_flag_))
+      throw std::runtime_error("failing on purpose (" + fail_flag_ + " exists)");
+    std::FILE* f = std::fopen(path_.c_str(), "rb");
+    if (!f) throw std::runtime_error("cannot open " + path_);
+    std::string bytes;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) bytes.append(buf, n);
+    std::fclose(f);
+    ctx.emit(bytes);
+  }
+
+ private:
+  std::string path_, fail_flag_;
+  int sleep_ms_ = 0;
+};
+
 SLUICE_PLUGIN("flow-fixtures", lib) {
   lib.add<AckSource>({"test-ack-source", SLUICE_KIND_SOURCE, "1.0.0",
                       "emits m0.. with ids id-0..; logs acknowledged ids to a file"});
@@ -260,4 +337,8 @@ SLUICE_PLUGIN("flow-fixtures", lib) {
   lib.add<TagMap>({"test-tag-map", SLUICE_KIND_MAP, "1.0.0", "tags \"text|a,b\" with a and b"});
   lib.add<SlowSink>({"test-slow-sink", SLUICE_KIND_SINK, "1.0.0",
                      "writes values to a file after a delay per batch"});
+  lib.add<SideInputMap>({"test-side-input-map", SLUICE_KIND_MAP, "1.0.0",
+                         "appends a side input's value and version; or drops listed values"});
+  lib.add<FlakyRetriever>({"test-flaky-retriever", SLUICE_KIND_SIDE_INPUT, "1.0.0",
+                           "answers a file's content; fails while a flag file exists"});
 }

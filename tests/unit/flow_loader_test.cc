@@ -590,7 +590,8 @@ TEST(FlowLoaderErrors, UnknownKeyWithoutCloseMatchListsKnownKeys) {
   EXPECT_EQ(loaded.error(0).where, "flow.yaml:1:1");
   EXPECT_EQ(loaded.error(0).message, "unknown key 'colour'");
   EXPECT_EQ(loaded.error(0).hint,
-            "known keys: name, mode, plugins, stages, edges, defaults, gracePeriod, serving");
+            "known keys: name, mode, plugins, stages, edges, defaults, gracePeriod, serving, "
+            "sideInputs, sideInputsTimeout");
 }
 
 TEST(FlowLoaderErrors, TwoKindsInOneStage) {

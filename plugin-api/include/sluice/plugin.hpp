@@ -267,6 +267,20 @@ class Context {
   }
   sluice_ctx* raw() const { return ctx_; }
 
+  // The current value of side input `name` (one the stage lists in sideInputs:), valid
+  // until the call returns; its version in *version when given. Throws when the host
+  // refuses (the stage does not list it) or is older than ABI 1.3. No lock, no
+  // allocation.
+  std::string_view side_input(std::string_view name, uint64_t* version = nullptr) const {
+    const sluice_host* h = detail::host_table();
+    if (h->struct_size < offsetof(sluice_host, side_input) + sizeof(h->side_input) ||
+        h->side_input == nullptr)
+      throw std::runtime_error("side_input needs a host with plugin ABI 1.3 or newer");
+    sluice_bytes v{};
+    check(h->side_input(ctx_, name.data(), name.size(), &v, version), "side_input");
+    return {reinterpret_cast<const char*>(v.data), v.size};
+  }
+
  private:
   static void check(sluice_status s, const char* what) {
     if (s < 0) throw std::runtime_error(std::string("host refused ") + what);
@@ -373,6 +387,14 @@ template <class T>
 struct has_pending<T, std::void_t<decltype(int64_t{std::declval<T&>().pending()})>>
     : std::true_type {};
 
+// side_input_changed(Context&, std::string_view name, uint64_t version) (1.3).
+template <class T, class = void>
+struct has_side_input_changed : std::false_type {};
+template <class T>
+struct has_side_input_changed<
+    T, std::void_t<decltype(std::declval<T&>().side_input_changed(
+           std::declval<Context&>(), std::string_view(), uint64_t{}))>> : std::true_type {};
+
 // Calls f() (returning void or a status) and returns its status.
 template <class F>
 sluice_status call_status(F&& f) {
@@ -428,6 +450,16 @@ struct Adapter {
         },
         /*creating=*/true);
   }
+  static sluice_status side_input_changed(void* instance, sluice_ctx* c, const char* name,
+                                          size_t name_size, uint64_t version) {
+    return guarded(c, [&] {
+      Context ctx(c);
+      return call_status([&] {
+        return static_cast<T*>(instance)->side_input_changed(ctx, std::string_view(name, name_size),
+                                                             version);
+      });
+    });
+  }
   static int64_t pending(void* instance) noexcept {
     try {
       return static_cast<T*>(instance)->pending();
@@ -469,6 +501,8 @@ class Library {
     if constexpr (detail::has_finish<T>::value) t.finish = &detail::Adapter<T>::finish;
     if constexpr (detail::has_check<T>::value) t.check = &detail::Adapter<T>::check;
     if constexpr (detail::has_pending<T>::value) t.pending = &detail::Adapter<T>::pending;
+    if constexpr (detail::has_side_input_changed<T>::value)
+      t.side_input_changed = &detail::Adapter<T>::side_input_changed;
     pointers_.push_back(&t);
     desc_.types = pointers_.data();
     desc_.type_count = pointers_.size();

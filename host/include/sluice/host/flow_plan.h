@@ -24,6 +24,7 @@
 #include "sluice/host/flow_loader.h"
 #include "sluice/host/plugin_registry.h"
 #include "sluice/host/serving_plan.h"
+#include "sluice/host/side_input_plan.h"
 
 namespace sluice::host {
 
@@ -54,6 +55,7 @@ struct StagePlan {
   PluginTypeRef type;          // set by bind_plugins()
   std::vector<int> in_edges;   // indexes into FlowPlan::edges
   std::vector<int> out_edges;
+  std::vector<std::string> side_inputs;  // names of the flow's side inputs it reads
 };
 
 struct EdgePlan {
@@ -75,6 +77,8 @@ struct FlowPlan {
   std::vector<StagePlan> stages;
   std::vector<EdgePlan> edges;
   std::optional<ServingPlan> serving;            // the `serving:` block, when there is one
+  std::vector<SideInputPlan> side_inputs;        // the `sideInputs:` block
+  std::chrono::milliseconds side_inputs_timeout = kDefaultSideInputsTimeout;
 
   int stage_index(std::string_view name) const;
 };

@@ -33,6 +33,7 @@
 #include "sluice/host/flow_metrics.h"
 #include "sluice/host/flow_plan.h"
 #include "sluice/host/request_observer.h"
+#include "sluice/host/side_input_registry.h"
 
 namespace sluice::host {
 
@@ -62,6 +63,10 @@ class FlowRuntime {
   // Reports results, paths and failures of messages to `observer` (the serving layer),
   // which must outlive the runtime's threads. Call before start().
   void set_request_observer(RequestObserver* observer);
+  // Where stages that list side inputs read them (sideInputs:); must outlive the
+  // runtime's threads. A stage waits for its side inputs' first values before its first
+  // call (at most the plan's side_inputs_timeout). Call before start().
+  void set_side_inputs(const SideInputRegistry* registry);
 
   // Starts every worker and waits until each created its instance. Returns false if
   // any create failed (result() names the stage); nothing was processed then.

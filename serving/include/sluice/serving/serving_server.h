@@ -23,6 +23,8 @@
 
 #include "sluice/host/flow_metrics.h"
 #include "sluice/host/serving_plan.h"
+#include "sluice/host/side_input_manager.h"
+#include "sluice/host/side_input_registry.h"
 #include "sluice/serving/request_hub.h"
 
 namespace sluice::serving {
@@ -48,6 +50,10 @@ class ServingServer {
   // /readyz answers 204 only while the flow is ready (every stage started) and the
   // store can take writes.
   void set_flow_ready(bool ready);
+  // The flow's side inputs (docs/side-inputs.md): GET /v1/side-inputs lists them, POST
+  // /v1/side-inputs/{name}/refresh asks for a retrieval now (202), and /readyz answers
+  // 503 until each has a value. Both must outlive the server. Call before listening.
+  void set_side_inputs(host::SideInputManager* manager, const host::SideInputRegistry* registry);
 
   // Stops the listeners and joins their threads. Handlers still waiting on a request
   // must be woken first (RequestHub::abandon_remaining), or stop() waits for them.

@@ -1,0 +1,286 @@
+// Side inputs end to end through the `sluice` binary: real plugins (the built-in `file`
+// retriever, the test fixtures' side-input map and flaky retriever), a real SQLite
+// side-input store, and the serving listener's side-input endpoints over loopback HTTP.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "run_process.h"
+#include "temp_dir.h"
+
+namespace sluice::test {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout = 15000ms) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(25ms);
+  }
+  return true;
+}
+
+class SideInputsTest : public ::testing::Test {
+ protected:
+  fs::path at(const std::string& name) const { return tmp_.path() / name; }
+  void write(const std::string& name, const std::string& text) const {
+    std::ofstream(at(name), std::ios::binary) << text;
+  }
+  std::string read(const std::string& name) const {
+    std::ifstream in(at(name), std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+  RunResult sluice(const std::vector<std::string>& args) {
+    RunOptions opts;
+    opts.env["SLUICE_PLUGIN_PATH"] = std::nullopt;
+    opts.timeout = 60s;
+    return run_process(SLUICE_BIN, args, opts);
+  }
+  RunResult run_flow(const std::string& yaml) {
+    write("flow.yaml", yaml);
+    return sluice({"run", at("flow.yaml").string(), "--no-summary"});
+  }
+
+  // A job: file in.txt -> test-side-input-map reading `deny` -> file out.txt.
+  std::string job(const std::string& side_inputs, const std::string& extra = "") const {
+    return "name: si\nmode: job\nplugins: [" + std::string(SLUICE_FIXTURE_DIR) + "]\n" + extra +
+           "sideInputs:\n" + side_inputs + R"(
+stages:
+  - {name: in, source: file, config: {path: in.txt}}
+  - name: tag
+    map: test-side-input-map
+    config: {side_input: deny, changes: )" + at("changes.txt").string() + R"(}
+    sideInputs: [deny]
+  - {name: out, sink: file, config: {path: out.txt}}
+)";
+  }
+
+  TempDir tmp_{"sluice-side-inputs"};
+};
+
+// A stage reads the value (and its version) for every message, and is told of it
+// before its first call; the value is stored.
+TEST_F(SideInputsTest, JobReadsTheValuePerMessageAndIsToldOfIt) {
+  write("deny.txt", "bob");
+  write("in.txt", "alice\nbob\n");
+  RunResult r = run_flow(job("  - {name: deny, retriever: file, config: {path: deny.txt}}"));
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(read("out.txt"), "alice|bob@1\nbob|bob@1\n");
+  EXPECT_EQ(read("changes.txt"), "deny@1\n");
+  EXPECT_TRUE(fs::exists(at(".sluice/si.side-inputs.db")));
+  EXPECT_TRUE(contains(r.err, "side input deny: version 1")) << r;
+}
+
+// A restart has the stored value at once: with the retriever failing, the stage still
+// starts, with the stored version, and the failure is logged.
+TEST_F(SideInputsTest, RestartServesTheStoredValueWhenTheRetrieverFails) {
+  write("v.txt", "one");
+  write("in.txt", "x\n");
+  const std::string si = "  - name: deny\n    retriever: test-flaky-retriever\n    config: {path: " +
+                         at("v.txt").string() + ", fail_flag: " + at("fail").string() + "}\n";
+  RunResult first = run_flow(job(si));
+  ASSERT_EQ(first.exit_code, 0) << first;
+  EXPECT_EQ(read("out.txt"), "x|one@1\n");
+
+  write("fail", "");
+  write("v.txt", "two");
+  fs::remove(at("out.txt"));
+  RunResult second = run_flow(job(si));
+  ASSERT_EQ(second.exit_code, 0) << second;
+  EXPECT_EQ(read("out.txt"), "x|one@1\n");
+  EXPECT_TRUE(contains(second.err, "version 1 from the store")) << second;
+}
+
+// No value within sideInputsTimeout: the flow stops with an error naming the side
+// input and the retriever's last error, and exit code 1.
+TEST_F(SideInputsTest, NoValueWithinTheTimeoutStopsTheFlowNamingTheSideInput) {
+  write("fail", "");
+  write("in.txt", "x\n");
+  const std::string si = "  - name: deny\n    retriever: test-flaky-retriever\n    config: {path: " +
+                         at("v.txt").string() + ", fail_flag: " + at("fail").string() +
+                         "}\n    retry: {initialInterval: 100ms}\n";
+  RunResult r = run_flow(job(si, "sideInputsTimeout: 1s\n"));
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_TRUE(contains(r.err, "side input 'deny' has no value after 1000 ms (sideInputsTimeout)")) << r;
+  EXPECT_TRUE(contains(r.err, "failing on purpose")) << r;
+  EXPECT_FALSE(fs::exists(at("out.txt")) && !read("out.txt").empty());
+}
+
+// `sluice check` finds every side-input mistake in one pass, each at its line.
+TEST_F(SideInputsTest, CheckReportsEveryMistakeAtItsLine) {
+  write("flow.yaml", "name: bad\nplugins: [" + std::string(SLUICE_FIXTURE_DIR) + R"(]
+sideInputs:
+  - name: deny
+    retriever: cat
+    trigger: {schedule: "0 * * * *"}
+  - name: deny
+    retriever: file
+    config: {path: d.txt}
+    trigger: {interval: 1s, schedule: "@hourly"}
+  - name: zoned
+    retriever: file
+    config: {path: d.txt, follow: true}
+    trigger: {schedule: "0 0 * * * *", timezone: Mars/Olympus}
+stages:
+  - {name: in, source: generator}
+  - {name: tag, map: cat, sideInputs: [deny, nope, deny]}
+  - {name: out, sink: blackhole}
+)");
+  RunResult r = sluice({"check", at("flow.yaml").string()});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_TRUE(contains(r.err, "flow.yaml:6:25: error:")) << r;  // the 5-field schedule
+  EXPECT_TRUE(contains(r.err, "6 fields")) << r;
+  EXPECT_TRUE(contains(r.err, "side input name \"deny\" is used twice")) << r;
+  EXPECT_TRUE(contains(r.err, "trigger has both schedule and interval")) << r;
+  EXPECT_TRUE(contains(r.err, "Mars/Olympus")) << r;
+  EXPECT_TRUE(contains(r.err, "reads side input \"nope\", which the flow does not declare")) << r;
+  EXPECT_TRUE(contains(r.err, "lists side input \"deny\" twice")) << r;
+
+  // Types are bound once the flow's shape is right: a retriever must have the kind.
+  write("flow.yaml", R"(name: bad
+sideInputs:
+  - {name: deny, retriever: cat}
+stages:
+  - {name: in, source: generator}
+  - {name: tag, map: cat, sideInputs: [deny]}
+  - {name: out, sink: blackhole}
+)");
+  r = sluice({"check", at("flow.yaml").string()});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_TRUE(contains(r.err, "flow.yaml:3:29: error: type \"cat\"")) << r;
+  EXPECT_TRUE(contains(r.err, "cannot be a side-input retriever")) << r;
+}
+
+// The serving listener: /readyz, the list, refresh on request, an interval trigger, a
+// failing retriever keeping the old value and recovering, and auth on the endpoints.
+TEST_F(SideInputsTest, ServingRefreshListTriggerAndFailures) {
+  write("deny.txt", "v1");
+  write("tick.txt", "t1");
+  write("token", "s3cret");
+  write("flow.yaml", "name: si\nplugins: [" + std::string(SLUICE_FIXTURE_DIR) + R"(]
+sideInputs:
+  - {name: deny, retriever: file, config: {path: deny.txt}}
+  - name: tick
+    retriever: test-flaky-retriever
+    config: {path: )" + at("tick.txt").string() + ", fail_flag: " + at("fail").string() + R"(}
+    trigger: {interval: 100ms}
+    retry: {initialInterval: 50ms, cap: 200ms}
+stages:
+  - {name: in, source: serving}
+  - name: tag
+    map: test-side-input-map
+    config: {side_input: deny}
+    sideInputs: [deny]
+  - name: tag2
+    map: test-side-input-map
+    config: {side_input: tick}
+    sideInputs: [tick]
+  - {name: out, sink: serve}
+serving:
+  http: 127.0.0.1:0
+  auth: {tokens: [{file: token}]}
+)");
+  RunOptions opts;
+  opts.env["SLUICE_PLUGIN_PATH"] = std::nullopt;
+  opts.timeout = 100s;
+  ChildProcess proc(SLUICE_BIN, {"run", at("flow.yaml").string(), "--no-summary"}, opts);
+  int port = -1;
+  ASSERT_TRUE(eventually([&] {
+    std::smatch m;
+    const std::string err = proc.err_so_far();
+    if (std::regex_search(err, m, std::regex("listening on http://127\\.0\\.0\\.1:([0-9]+)")))
+      port = std::stoi(m[1]);
+    return port > 0 || !proc.running();
+  }) && port > 0) << proc.err_so_far();
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(20s);
+  const httplib::Headers auth = {{"Authorization", "Bearer s3cret"}};
+  ASSERT_TRUE(eventually([&] {
+    auto r = c.Get("/readyz");
+    return r && r->status == 204;
+  })) << proc.err_so_far();
+
+  auto sync = [&] {
+    auto r = c.Post("/v1/process/sync", auth, "x", "text/plain");
+    return r && r->status == 200 ? r->body : std::string("(failed)");
+  };
+  EXPECT_EQ(sync(), "x|v1@1|t1@1");
+
+  // Refresh on request (the file changed; deny has no trigger).
+  write("deny.txt", "v2");
+  auto refused = c.Post("/v1/side-inputs/deny/refresh", "", "text/plain");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 401);
+  auto refresh = c.Post("/v1/side-inputs/deny/refresh", auth, "", "text/plain");
+  ASSERT_TRUE(refresh);
+  EXPECT_EQ(refresh->status, 202) << refresh->body;
+  EXPECT_TRUE(eventually([&] { return sync() == "x|v2@2|t1@1"; })) << sync();
+  auto unknown = c.Post("/v1/side-inputs/nope/refresh", auth, "", "text/plain");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  EXPECT_TRUE(contains(unknown->body, "no side input is named 'nope'")) << unknown->body;
+
+  // The interval trigger picks up a change without being asked.
+  write("tick.txt", "t2");
+  EXPECT_TRUE(eventually([&] { return sync() == "x|v2@2|t2@2"; })) << sync();
+
+  // A failing retriever keeps the old value, is counted with its error, and recovers.
+  write("fail", "");
+  write("tick.txt", "t3");
+  auto list_of = [&](const std::string& name) {
+    auto r = c.Get("/v1/side-inputs", auth);
+    if (!r || r->status != 200) return json();
+    const json all = json::parse(r->body);
+    for (const json& s : all["sideInputs"])
+      if (s["name"] == name) return s;
+    return json();
+  };
+  EXPECT_TRUE(eventually([&] {
+    json t = list_of("tick");
+    return t.is_object() && t["failed"].get<int>() >= 2;
+  })) << list_of("tick").dump();
+  json tick = list_of("tick");
+  EXPECT_EQ(tick["version"], 2);
+  EXPECT_TRUE(contains(tick["lastError"].get<std::string>(), "failing on purpose")) << tick.dump();
+  EXPECT_EQ(tick["retriever"], "test-flaky-retriever");
+  EXPECT_EQ(tick["trigger"], "every 100ms");
+  EXPECT_EQ(sync(), "x|v2@2|t2@2");
+  fs::remove(at("fail"));
+  EXPECT_TRUE(eventually([&] { return sync() == "x|v2@2|t3@3"; })) << sync();
+  EXPECT_EQ(list_of("tick")["lastError"], "");
+  json deny = list_of("deny");
+  EXPECT_EQ(deny["version"], 2);
+  EXPECT_EQ(deny["size"], 2);
+  EXPECT_EQ(deny["trigger"], "");
+  EXPECT_TRUE(deny["updatedAt"].is_string());
+  auto no_auth_list = c.Get("/v1/side-inputs");
+  ASSERT_TRUE(no_auth_list);
+  EXPECT_EQ(no_auth_list->status, 401);
+
+  proc.signal(SIGTERM);
+  RunResult r = proc.wait();
+  EXPECT_EQ(r.exit_code, 0) << r;
+}
+
+}  // namespace
+}  // namespace sluice::test
