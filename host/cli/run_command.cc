@@ -257,7 +257,16 @@ int run(const RunOptions& options) {
                                  : std::function<void()>());
     }
     if (serving) serving->shut_down();
-    if (side_inputs) side_inputs->manager->stop();
+    if (side_inputs) {
+      side_inputs->manager->stop();
+      if (side_inputs->manager->stuck()) {
+        // A retriever is still inside its plugin call: never unload its library.
+        std::cerr << "sluice: error: exiting while a side-input retriever's call is still running\n";
+        std::fflush(stderr);
+        std::fflush(stdout);
+        std::_Exit(kExitUndrained);
+      }
+    }
     const double flow_secs = duration<double>(runtime.elapsed()).count();
     signals.stop();
     progress.clear();

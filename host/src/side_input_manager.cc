@@ -75,8 +75,11 @@ struct SideInputManager::Entry {
 
   std::thread scheduler, retriever;
 
+  // The thread bodies: the loops below, with nothing let out of the thread.
   void run_retriever();
   void run_scheduler();
+  void retriever_loop();
+  void scheduler_loop();
   // Stores and publishes `bytes` (unless they are the current version's); returns the
   // version now current and whether it is new. Throws store::StoreError.
   std::pair<uint64_t, bool> apply(std::string bytes, SystemClock::time_point at);
@@ -114,6 +117,27 @@ std::pair<uint64_t, bool> SideInputManager::Entry::apply(std::string bytes, Syst
 }
 
 void SideInputManager::Entry::run_retriever() {
+  try {
+    retriever_loop();
+  } catch (const std::exception& e) {
+    // Out of memory or the like: this side input stops being retrieved (its value
+    // stays); the process goes on.
+    log(LogLevel::kError, who, std::string("retriever thread ended: ") + e.what());
+    std::lock_guard<std::mutex> lock(mutex);
+    call_running = false;
+    changed.notify_all();
+  }
+}
+
+void SideInputManager::Entry::run_scheduler() {
+  try {
+    scheduler_loop();
+  } catch (const std::exception& e) {
+    log(LogLevel::kError, who, std::string("scheduler thread ended: ") + e.what());
+  }
+}
+
+void SideInputManager::Entry::retriever_loop() {
   std::unique_ptr<PluginInstance> instance;
   InstanceSpec spec;
   spec.kind = SLUICE_KIND_SIDE_INPUT;
@@ -171,7 +195,7 @@ void SideInputManager::Entry::run_retriever() {
   instance.reset();  // destroyed on the thread that created it
 }
 
-void SideInputManager::Entry::run_scheduler() {
+void SideInputManager::Entry::scheduler_loop() {
   uint32_t failures = 0;
   std::unique_lock<std::mutex> lock(mutex);
   next = SystemClock::now();  // the first retrieval, at start
@@ -277,22 +301,40 @@ void SideInputManager::start() {
   }
 }
 
-void SideInputManager::stop() {
+void SideInputManager::stop(std::chrono::milliseconds stuck_limit) {
   for (auto& e : entries_) {
+    if (!e) continue;  // left to a stuck call by an earlier stop()
     std::lock_guard<std::mutex> lock(e->mutex);
     e->stopping = true;
     e->changed.notify_all();
   }
+  const auto deadline = SteadyClock::now() + stuck_limit;
   for (auto& e : entries_) {
+    if (!e) continue;
     if (e->scheduler.joinable()) e->scheduler.join();
-    // Waits for a call in progress: the instance is destroyed by its own thread.
-    if (e->retriever.joinable()) e->retriever.join();
+    if (!e->retriever.joinable()) continue;
+    // A call in progress is waited for (the instance is destroyed by its own thread),
+    // but not for ever: a plugin call cannot be interrupted.
+    bool idle;
+    {
+      std::unique_lock<std::mutex> lock(e->mutex);
+      idle = e->changed.wait_until(lock, deadline, [&] { return !e->call_running; });
+    }
+    if (idle) {
+      e->retriever.join();
+      continue;
+    }
+    log(LogLevel::kError, e->who,
+        "the retriever's call did not return within " + ms_text(stuck_limit) + " of the stop");
+    e->retriever.detach();
+    (void)e.release();  // the detached thread still uses it
+    stuck_ = true;
   }
 }
 
 bool SideInputManager::refresh(std::string_view name) {
   for (auto& e : entries_) {
-    if (e->plan.name != name) continue;
+    if (!e || e->plan.name != name) continue;
     std::lock_guard<std::mutex> lock(e->mutex);
     e->refresh_requested = true;
     e->changed.notify_all();
@@ -303,13 +345,14 @@ bool SideInputManager::refresh(std::string_view name) {
 
 uint64_t SideInputManager::set(std::string_view name, std::string bytes) {
   for (auto& e : entries_)
-    if (e->plan.name == name) return e->apply(std::move(bytes), SystemClock::now()).first;
+    if (e && e->plan.name == name) return e->apply(std::move(bytes), SystemClock::now()).first;
   throw std::invalid_argument("no side input is named '" + std::string(name) + "'");
 }
 
 std::vector<SideInputManager::Status> SideInputManager::list() const {
   std::vector<Status> out;
   for (const auto& e : entries_) {
+    if (!e) continue;
     Status s;
     {
       std::lock_guard<std::mutex> lock(e->mutex);

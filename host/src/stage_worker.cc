@@ -91,12 +91,13 @@ bool StageWorker::wait_for_side_inputs() {
     return false;
   }
   const auto deadline = Clock::now() + flow_.plan.side_inputs_timeout;
-  std::vector<std::string> missing = registry->wait_for(plan_.side_inputs, deadline, [&] {
-    return flow_.forced.load() || flow_.stop_requested.load();
-  });
+  // Only a forced stop (or a failure) ends the wait early. A graceful stop does not:
+  // upstream stages drain into this stage's queue, and a worker that quit here would
+  // drop what they send while the flow reported success. The grace period bounds it.
+  std::vector<std::string> missing =
+      registry->wait_for(plan_.side_inputs, deadline, [&] { return flow_.forced.load(); });
   if (flow_.forced.load()) return false;
   if (!missing.empty()) {
-    if (flow_.stop_requested.load()) return false;
     std::string why = "side input '" + missing[0] + "' has no value after " +
                       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                                          flow_.plan.side_inputs_timeout).count()) +

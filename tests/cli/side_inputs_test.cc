@@ -126,6 +126,28 @@ TEST_F(SideInputsTest, NoValueWithinTheTimeoutStopsTheFlowNamingTheSideInput) {
   EXPECT_FALSE(fs::exists(at("out.txt")) && !read("out.txt").empty());
 }
 
+// A retriever stuck in its plugin call does not hold the process for ever: at the end
+// of the flow the manager waits 10 s for it, then sluice exits without unloading it.
+TEST_F(SideInputsTest, AStuckRetrieverDoesNotHoldTheExitForEver) {
+  write("v.txt", "one");
+  write("in.txt", "x\n");
+  write("flow.yaml", "name: si\nmode: job\nplugins: [" + std::string(SLUICE_FIXTURE_DIR) + R"(]
+sideInputs:
+  - name: slow
+    retriever: test-flaky-retriever
+    config: {path: )" + at("v.txt").string() + R"(, sleep_ms: 60000}
+    timeout: 200ms
+stages:
+  - {name: in, source: file, config: {path: in.txt}}
+  - {name: out, sink: file, config: {path: out.txt}}
+)");
+  RunResult r = sluice({"run", at("flow.yaml").string(), "--no-summary"});
+  EXPECT_EQ(r.exit_code, 4) << r;  // undrained: something was left running
+  EXPECT_TRUE(contains(r.err, "exiting while a side-input retriever's call is still running")) << r;
+  EXPECT_LT(r.elapsed, 30s) << r;
+  EXPECT_EQ(read("out.txt"), "x\n");  // the flow itself completed
+}
+
 // `sluice check` finds every side-input mistake in one pass, each at its line.
 TEST_F(SideInputsTest, CheckReportsEveryMistakeAtItsLine) {
   write("flow.yaml", "name: bad\nplugins: [" + std::string(SLUICE_FIXTURE_DIR) + R"(]

@@ -216,12 +216,14 @@ TEST(SideInputRegistry, ConcurrentReadersNeverSeeATornOrFreedValue) {
   registry.publish(make(1));
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> reads{0}, bad{0};
+  std::atomic<int> started{0};
   std::vector<std::thread> readers;
   for (int r = 0; r < 3; ++r)
     readers.emplace_back([&] {
       SideInputSnapshot snap(registry, {"v"});
       uint64_t last = 0;
-      while (!stop.load()) {
+      bool first = true;
+      do {
         snap.refresh();
         for (int i = 0; i < 100; ++i) {
           const SideInputValue* v = snap.find("v");
@@ -235,8 +237,13 @@ TEST(SideInputRegistry, ConcurrentReadersNeverSeeATornOrFreedValue) {
           last = v->version;
           reads.fetch_add(1, std::memory_order_relaxed);
         }
-      }
+        if (first) started.fetch_add(1);
+        first = false;
+      } while (!stop.load());
     });
+  // Every reader is reading before the writer starts (on a loaded machine the writer
+  // could otherwise finish before a reader ran at all).
+  while (started.load() < 3) std::this_thread::yield();
   for (uint64_t version = 2; version < 20000; ++version) registry.publish(make(version));
   stop.store(true);
   for (auto& t : readers) t.join();

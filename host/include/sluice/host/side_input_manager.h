@@ -52,7 +52,12 @@ class SideInputManager {
   // retrieval finishes). Throws store::StoreError when the store cannot be read.
   void load_stored();
   void start();
-  void stop();
+  // Stops the threads. A retriever still inside its plugin call after `stuck_limit` is
+  // left running (its thread detached, its instance and state leaked, never unloaded
+  // under it) and stuck() turns true: the process should then exit without running
+  // destructors, as for a stuck stage worker.
+  void stop(std::chrono::milliseconds stuck_limit = std::chrono::seconds(10));
+  bool stuck() const { return stuck_; }
 
   // Asks for a retrieval of `name` now. False when no side input has that name.
   bool refresh(std::string_view name);
@@ -85,6 +90,7 @@ class SideInputManager {
   store::SideInputStore* store_;
   std::vector<std::unique_ptr<Entry>> entries_;
   bool started_ = false;
+  bool stuck_ = false;
 };
 
 }  // namespace sluice::host
