@@ -106,6 +106,17 @@ struct Op {
   size_t count = 0;
 };
 
+// The outcome parameters the finish statements share: ?1 id, ?2 status, ?3 error (NULL
+// unless failed), ?4 finished_at.
+void bind_outcome(Statement& st, const Op& op) {
+  st.bind_text(1, op.id).bind(2, op.t2);
+  if (op.t2 == kStoredFailed)
+    st.bind_text(3, op.a);
+  else
+    st.bind_null(3);
+  st.bind(4, op.t1);
+}
+
 // The writer's connection and its statements.
 struct WriterDb {
   Connection conn;
@@ -899,12 +910,7 @@ void SqliteRequestStore::apply(Op& op) {
     }
     case Op::Kind::kComplete: {
       ResetOnExit r(db.finish);
-      db.finish.bind_text(1, op.id).bind(2, op.t2);
-      if (op.t2 == kStoredFailed)
-        db.finish.bind_text(3, op.a);
-      else
-        db.finish.bind_null(3);
-      db.finish.bind(4, op.t1);
+      bind_outcome(db.finish, op);
       db.finish.run();
       break;
     }
@@ -915,12 +921,8 @@ void SqliteRequestStore::apply(Op& op) {
       }
       try {
         ResetOnExit r(db.finish_with_record);
-        db.finish_with_record.bind_text(1, op.id).bind(2, op.t2);
-        if (op.t2 == kStoredFailed)
-          db.finish_with_record.bind_text(3, op.a);
-        else
-          db.finish_with_record.bind_null(3);
-        db.finish_with_record.bind(4, op.t1).bind_blob(5, op.b).bind_blob(6, op.c);
+        bind_outcome(db.finish_with_record, op);
+        db.finish_with_record.bind_blob(5, op.b).bind_blob(6, op.c);
         db.finish_with_record.run();
       } catch (const sqlite::Error& e) {
         // The row with its body grew past SQLite's length limit. The failed statement is
@@ -975,12 +977,7 @@ void SqliteRequestStore::apply_finish_as_rows(const Op& op) {
     db.insert_step.run();
   }
   ResetOnExit r(db.finish);
-  db.finish.bind_text(1, op.id).bind(2, op.t2);
-  if (op.t2 == kStoredFailed)
-    db.finish.bind_text(3, op.a);
-  else
-    db.finish.bind_null(3);
-  db.finish.bind(4, op.t1);
+  bind_outcome(db.finish, op);
   db.finish.run();
 }
 
