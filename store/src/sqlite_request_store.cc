@@ -24,10 +24,6 @@ using sqlite::Connection;
 using sqlite::ResetOnExit;
 using sqlite::Statement;
 
-// "SLUI": marks the file as a Sluice request store, so another program's database is
-// refused instead of being written into.
-constexpr int64_t kApplicationId = 0x534C5549;
-
 // What a record may hold beyond its values (other columns, the row's header): a request
 // whose id and values come closer than this to SQLITE_LIMIT_LENGTH is refused up front,
 // so SQLite never sees a row it would refuse with SQLITE_TOOBIG.
@@ -164,38 +160,10 @@ struct WriterDb {
 };
 
 Connection& WriterDb::init(Connection& conn) {
-  int64_t app_id = 0, version = 0, tables = 0;
-  try {
-    app_id = conn.query_int("PRAGMA application_id");
-    version = conn.query_int("PRAGMA user_version");
-    tables = conn.query_int("SELECT count(*) FROM sqlite_master");
-  } catch (const StoreError& e) {
-    // SQLITE_NOTADB and friends: say plainly what the file is not.
-    throw StoreError(std::string(e.what()) + " (not a Sluice request store)");
-  }
-  if (app_id != 0 && app_id != kApplicationId)
-    throw StoreError("request store " + conn.path() +
-                     ": is another program's SQLite database (application_id " +
-                     std::to_string(app_id) + "), not a Sluice request store");
-  if (app_id == 0 && tables > 0)
-    throw StoreError("request store " + conn.path() +
-                     ": is a SQLite database without Sluice's schema, not a Sluice request store");
-  if (version > kRequestStoreSchemaVersion)
-    throw StoreError("request store " + conn.path() + ": schema version " +
-                     std::to_string(version) + " was written by a newer Sluice (this one reads "
-                     "version " + std::to_string(kRequestStoreSchemaVersion) + ")");
-
+  const StoreFileKind kind{"request store", kRequestStoreApplicationId, kRequestStoreSchemaVersion};
+  const int64_t version = check_store_file(conn, kind);
   // WAL: readers do not block the writer, and a commit is one append (+ one fsync).
-  {
-    Statement wal(conn, "PRAGMA journal_mode = WAL");
-    std::string mode = wal.step() ? wal.column_string(0) : "";
-    if (mode != "wal")
-      throw StoreError("request store " + conn.path() + ": cannot use WAL mode (journal mode is '" +
-                       mode + "')");
-  }
-  // After a checkpoint, truncate a WAL that grew under a burst back to 64 MiB.
-  conn.exec("PRAGMA journal_size_limit = 67108864");
-
+  use_wal(conn, kind.kind);
   if (version == 1) {
     // Version 1 had no results/path columns: finish() wrote table rows. Old rows keep
     // NULL there and are read from the tables as before.
@@ -210,18 +178,7 @@ Connection& WriterDb::init(Connection& conn) {
       throw;
     }
   }
-  if (version == 0) {
-    conn.exec("BEGIN IMMEDIATE");
-    try {
-      conn.exec(kSchema);
-      conn.exec(("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str());
-      conn.exec(("PRAGMA user_version = " + std::to_string(kRequestStoreSchemaVersion)).c_str());
-      conn.exec("COMMIT");
-    } catch (...) {
-      sqlite3_exec(conn.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
-      throw;
-    }
-  }
+  if (version == 0) create_schema(conn, kSchema, kind);
   return conn;
 }
 

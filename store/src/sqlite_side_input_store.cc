@@ -20,10 +20,6 @@ using sqlite::ResetOnExit;
 using sqlite::Statement;
 
 constexpr const char* kKind = "side-input store";
-// "SLSI": marks the file as a Sluice side-input store, so another program's database
-// (or a Sluice request store, "SLUI") is refused instead of being written into.
-constexpr int64_t kApplicationId = 0x534C5349;
-constexpr int64_t kRequestStoreApplicationId = 0x534C5549;
 // What a row holds beyond its value (name, other columns, the record header): the
 // largest value allowed is SQLite's length limit less this, so SQLite never refuses a
 // value the options allowed with SQLITE_TOOBIG.
@@ -66,41 +62,13 @@ const SideInputStoreOptions& checked(const SideInputStoreOptions& options) {
 
 // Checks or creates the schema before any statement on its table is prepared.
 Connection& init(Connection& conn, const SideInputStoreOptions& options) {
-  int64_t app_id = 0, version = 0, tables = 0;
-  try {
-    app_id = conn.query_int("PRAGMA application_id");
-    version = conn.query_int("PRAGMA user_version");
-    tables = conn.query_int("SELECT count(*) FROM sqlite_master");
-  } catch (const StoreError& e) {
-    // SQLITE_NOTADB and friends: say plainly what the file is not.
-    throw StoreError(std::string(e.what()) + " (not a Sluice side-input store)");
-  }
-  if (app_id == kRequestStoreApplicationId)
-    throw StoreError(who(conn.path()) + ": is a Sluice request store, not a side-input store");
-  if (app_id != 0 && app_id != kApplicationId)
-    throw StoreError(who(conn.path()) + ": is another program's SQLite database (application_id " +
-                     std::to_string(app_id) + "), not a Sluice side-input store");
-  if (app_id == 0 && tables > 0)
-    throw StoreError(who(conn.path()) +
-                     ": is a SQLite database without Sluice's schema, not a Sluice side-input store");
-  if (version > kSideInputStoreSchemaVersion)
-    throw StoreError(who(conn.path()) + ": schema version " + std::to_string(version) +
-                     " was written by a newer Sluice (this one reads version " +
-                     std::to_string(kSideInputStoreSchemaVersion) + ")");
-
+  const StoreFileKind kind{kKind, kSideInputStoreApplicationId, kSideInputStoreSchemaVersion};
+  const int64_t version = check_store_file(conn, kind);
   // WAL: a commit is one append and one fsync; a crash mid-put leaves the last version.
-  {
-    Statement wal(conn, "PRAGMA journal_mode = WAL");
-    std::string mode = wal.step() ? wal.column_string(0) : "";
-    if (mode != "wal")
-      throw StoreError(who(conn.path()) + ": cannot use WAL mode (journal mode is '" + mode + "')");
-  }
+  use_wal(conn, kKind);
   // FULL: in WAL mode NORMAL fsyncs only at checkpoints, so a put that returned could
   // be lost to an OS crash or a power loss. Puts are rare; the fsync is affordable.
   conn.exec("PRAGMA synchronous = FULL");
-  // A put of a large value grows the WAL by its size; after the checkpoint that follows,
-  // do not keep more than 64 MiB of it on disk.
-  conn.exec("PRAGMA journal_size_limit = 67108864");
   sqlite3_busy_timeout(conn.handle(), static_cast<int>(options.busy_timeout.count()));
 
   const int64_t limit = sqlite3_limit(conn.handle(), SQLITE_LIMIT_LENGTH, -1);
@@ -110,18 +78,7 @@ Connection& init(Connection& conn, const SideInputStoreOptions& options) {
                      ") is larger than SQLite's length limit (" + std::to_string(limit) +
                      " bytes) less " + std::to_string(kRowHeadroom) + " bytes for the row");
 
-  if (version == 0) {
-    conn.exec("BEGIN IMMEDIATE");
-    try {
-      conn.exec(kSchema);
-      conn.exec(("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str());
-      conn.exec(("PRAGMA user_version = " + std::to_string(kSideInputStoreSchemaVersion)).c_str());
-      conn.exec("COMMIT");
-    } catch (...) {
-      sqlite3_exec(conn.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
-      throw;
-    }
-  }
+  if (version == 0) create_schema(conn, kSchema, kind);
   return conn;
 }
 

@@ -60,4 +60,57 @@ FileLock::~FileLock() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+int64_t check_store_file(sqlite::Connection& conn, const StoreFileKind& kind) {
+  const std::string who = std::string(kind.kind) + " " + conn.path();
+  const std::string not_this = "not a Sluice " + std::string(kind.kind);
+  int64_t app_id = 0, version = 0, tables = 0;
+  try {
+    app_id = conn.query_int("PRAGMA application_id");
+    version = conn.query_int("PRAGMA user_version");
+    tables = conn.query_int("SELECT count(*) FROM sqlite_master");
+  } catch (const StoreError& e) {
+    // SQLITE_NOTADB and friends: say plainly what the file is not.
+    throw StoreError(std::string(e.what()) + " (" + not_this + ")");
+  }
+  if (app_id != kind.application_id) {
+    if (app_id == kRequestStoreApplicationId)
+      throw StoreError(who + ": is a Sluice request store, not a " + std::string(kind.kind));
+    if (app_id == kSideInputStoreApplicationId)
+      throw StoreError(who + ": is a Sluice side-input store, not a " + std::string(kind.kind));
+    if (app_id != 0)
+      throw StoreError(who + ": is another program's SQLite database (application_id " +
+                       std::to_string(app_id) + "), " + not_this);
+    if (tables > 0)
+      throw StoreError(who + ": is a SQLite database without Sluice's schema, " + not_this);
+  }
+  if (version > kind.schema_version)
+    throw StoreError(who + ": schema version " + std::to_string(version) +
+                     " was written by a newer Sluice (this one reads version " +
+                     std::to_string(kind.schema_version) + ")");
+  return version;
+}
+
+void use_wal(sqlite::Connection& conn, std::string_view kind) {
+  sqlite::Statement wal(conn, "PRAGMA journal_mode = WAL");
+  const std::string mode = wal.step() ? wal.column_string(0) : "";
+  if (mode != "wal")
+    throw StoreError(std::string(kind) + " " + conn.path() + ": cannot use WAL mode (journal mode is '" +
+                     mode + "')");
+  // After a checkpoint, truncate a WAL that a burst (or a large value) grew to 64 MiB.
+  conn.exec("PRAGMA journal_size_limit = 67108864");
+}
+
+void create_schema(sqlite::Connection& conn, const char* schema, const StoreFileKind& kind) {
+  conn.exec("BEGIN IMMEDIATE");
+  try {
+    conn.exec(schema);
+    conn.exec(("PRAGMA application_id = " + std::to_string(kind.application_id)).c_str());
+    conn.exec(("PRAGMA user_version = " + std::to_string(kind.schema_version)).c_str());
+    conn.exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(conn.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
 }  // namespace sluice::store
