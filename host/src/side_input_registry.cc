@@ -4,12 +4,8 @@
 
 namespace sluice::host {
 
-SideInputRegistry::SideInputRegistry(std::vector<std::string> names) : names_(std::move(names)) {
-  for (const std::string& n : names_) slots_.push_back({n, nullptr, ""});
-}
-
-bool SideInputRegistry::declared(std::string_view name) const {
-  return std::find(names_.begin(), names_.end(), name) != names_.end();
+SideInputRegistry::SideInputRegistry(std::vector<std::string> names) {
+  for (std::string& n : names) slots_.push_back({std::move(n), nullptr, ""});
 }
 
 const SideInputRegistry::Slot* SideInputRegistry::find_locked(std::string_view name) const {

@@ -45,9 +45,6 @@ class SideInputRegistry {
   // `names`: every side input the flow declares. Values can be published only for them.
   explicit SideInputRegistry(std::vector<std::string> names);
 
-  const std::vector<std::string>& names() const { return names_; }
-  bool declared(std::string_view name) const;
-
   // Makes `value` the current value of value->name (a declared name; others are ignored
   // and return false) and wakes waiters. Readers see it at their next refresh.
   bool publish(SideInputPtr value);
@@ -79,10 +76,9 @@ class SideInputRegistry {
   const Slot* find_locked(std::string_view name) const;
   Slot* find_locked(std::string_view name);
 
-  const std::vector<std::string> names_;
   mutable std::mutex mutex_;
   mutable std::condition_variable published_;
-  std::vector<Slot> slots_;  // guarded by mutex_; one per name, in names_ order
+  std::vector<Slot> slots_;  // guarded by mutex_; one per declared name, in order
   std::atomic<uint64_t> generation_{0};
 };
 
