@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "sluice/host/log.h"
+#include "sluice/host/side_input_sink.h"
 #include "sluice/serving/serving_source.h"
 
 namespace sluice::cli {
@@ -23,6 +24,7 @@ void FlowOptions::add_to(CLI::App* cmd, bool with_plugins) {
 
 void add_linked_types(host::PluginRegistry& registry) {
   registry.add_linked(serving::serving_source_library, "(built into sluice)");
+  registry.add_linked(host::side_input_sink_library, "(built into sluice)");
 }
 
 void report_diagnostics(const host::Diagnostics& diagnostics, const std::string& file) {

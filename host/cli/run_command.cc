@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <iostream>
@@ -24,6 +25,7 @@
 #include "sluice/host/metrics_server.h"
 #include "serving_setup.h"
 #include "side_input_setup.h"
+#include "sluice/serving/tokens.h"
 
 namespace sluice::cli {
 namespace {
@@ -227,13 +229,27 @@ int run(const RunOptions& options) {
       if (serving) {
         serving->side_inputs = side_inputs->manager.get();
         serving->side_input_registry = side_inputs->registry.get();
+        for (const host::StagePlan& st : flow->plan.stages)
+          for (const std::string& n : st.side_inputs)
+            if (std::find(serving->side_inputs_read.begin(), serving->side_inputs_read.end(), n) ==
+                serving->side_inputs_read.end())
+              serving->side_inputs_read.push_back(n);
       }
       side_inputs->manager->start();
     }
     host::MetricsServer metrics_server;
     if (!options.metrics_addr.empty()) {
       std::string error;
-      if (!metrics_server.start(options.metrics_addr, runtime.metrics(), &error)) {
+      host::MetricsServerOptions metrics_options;
+      if (side_inputs) metrics_options.side_inputs = side_inputs->manager.get();
+      if (serving && !serving->tokens.empty())
+        // The side-input endpoints take the serving endpoints' tokens on this listener too.
+        metrics_options.authorize = [tokens = serving->tokens](std::string_view authorization) {
+          const std::string_view token = serving::bearer_token(authorization);
+          if (token.empty()) return std::string("this endpoint needs a token: send Authorization: Bearer <token>");
+          return serving::token_matches(token, tokens) ? std::string() : std::string("the bearer token is not valid");
+        };
+      if (!metrics_server.start(options.metrics_addr, runtime.metrics(), std::move(metrics_options), &error)) {
         std::cerr << "sluice: error: " << error << "\n";
         return kExitUsage;
       }

@@ -59,7 +59,7 @@ std::unique_ptr<ServingSetup> open_serving(const host::ServingPlan& plan) {
 
 bool ServingSetup::start_listening(const host::FlowMetrics& metrics) {
   server = std::make_unique<serving::ServingServer>(*plan, tokens, *hub, metrics);
-  if (side_inputs) server->set_side_inputs(side_inputs, side_input_registry);
+  if (side_inputs) server->set_side_inputs(side_inputs, side_input_registry, side_inputs_read);
   std::string error;
   if (!server->start(&error)) {
     std::cerr << "sluice: error: " << error << "\n";

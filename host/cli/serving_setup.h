@@ -31,6 +31,7 @@ struct ServingSetup {
   // The flow's side inputs, for the side-input endpoints; set before start_listening.
   host::SideInputManager* side_inputs = nullptr;
   const host::SideInputRegistry* side_input_registry = nullptr;
+  std::vector<std::string> side_inputs_read;  // by some stage: /readyz waits for their values
 
   // Binds the listeners and logs their addresses; false after printing why.
   bool start_listening(const host::FlowMetrics& metrics);

@@ -3,10 +3,16 @@
 #include <filesystem>
 #include <iostream>
 
+#include "sluice/host/side_input_sink.h"
+
 namespace sluice::cli {
 
 std::string side_input_store_path(const host::FlowPlan& plan) {
   return (plan.dir / ".sluice" / (plan.name + ".side-inputs.db")).string();
+}
+
+SideInputSetup::~SideInputSetup() {
+  if (manager) host::attach_side_input_manager(nullptr);
 }
 
 std::unique_ptr<SideInputSetup> open_side_inputs(const host::FlowPlan& plan) {
@@ -25,6 +31,7 @@ std::unique_ptr<SideInputSetup> open_side_inputs(const host::FlowPlan& plan) {
     s->registry = std::make_unique<host::SideInputRegistry>(names);
     s->manager = std::make_unique<host::SideInputManager>(plan, *s->registry, s->store.get());
     s->manager->load_stored();
+    host::attach_side_input_manager(s->manager.get());
   } catch (const store::StoreError& e) {
     std::cerr << "sluice: error: " << e.what() << "\n";
     return nullptr;

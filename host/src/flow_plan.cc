@@ -546,7 +546,8 @@ bool bind_plugins(FlowPlan* plan, const LoadedFlow& flow, const PluginRegistry& 
     s.type = bind(s.type_name, s.kind, s.path + "." + kind_word(s.kind), s.path, s.config_json,
                   "stage \"" + s.name + "\"");
   for (SideInputPlan& si : plan->side_inputs)
-    si.type = bind(si.type_name, SLUICE_KIND_SIDE_INPUT, si.path + ".retriever", si.path,
+    if (!si.type_name.empty())  // none: a side-input sink sets it
+      si.type = bind(si.type_name, SLUICE_KIND_SIDE_INPUT, si.path + ".retriever", si.path,
                    si.config_json, "side input \"" + si.name + "\"");
   return diagnostics->size() == errors_before;
 }

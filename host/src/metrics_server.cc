@@ -4,9 +4,21 @@
 
 #include <thread>
 
+#include "sluice/host/side_input_http.h"
+
 namespace sluice::host {
 
+namespace {
+
+void send(httplib::Response& res, const HttpAnswer& a) {
+  res.status = a.status;
+  res.set_content(a.body, a.content_type);
+}
+
+}  // namespace
+
 struct MetricsServer::Impl {
+  MetricsServerOptions options;
   httplib::Server server;
   std::thread thread;
   int port = 0;
@@ -22,7 +34,7 @@ MetricsServer::~MetricsServer() {
 }
 
 bool MetricsServer::start(const std::string& address, const FlowMetrics& metrics,
-                          std::string* error) {
+                          MetricsServerOptions options, std::string* error) {
   const size_t colon = address.rfind(':');
   if (colon == std::string::npos) {
     *error = "--metrics-addr \"" + address + "\": expected HOST:PORT, e.g. 127.0.0.1:9090";
@@ -42,9 +54,29 @@ bool MetricsServer::start(const std::string& address, const FlowMetrics& metrics
   }
   impl_->server.set_tcp_nodelay(true);
   impl_->server.new_task_queue = [] { return new httplib::ThreadPool(2); };
-  impl_->server.Get("/metrics", [&metrics](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics.prometheus(), "text/plain; version=0.0.4; charset=utf-8");
+  impl_->options = std::move(options);
+  SideInputManager* side_inputs = impl_->options.side_inputs;
+  impl_->server.Get("/metrics", [&metrics, side_inputs](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics.prometheus() + side_input_prometheus(side_inputs),
+                    "text/plain; version=0.0.4; charset=utf-8");
   });
+  // The side-input endpoints answer as on the serving listener, behind the same tokens.
+  auto authorized = [this](const httplib::Request& req, httplib::Response& res) {
+    if (!impl_->options.authorize) return true;
+    const std::string why = impl_->options.authorize(req.get_header_value("Authorization"));
+    if (why.empty()) return true;
+    res.set_header("WWW-Authenticate", "Bearer realm=\"sluice\"");
+    send(res, http_error(401, why));
+    return false;
+  };
+  impl_->server.Get("/v1/side-inputs", [side_inputs, authorized](const httplib::Request& req,
+                                                                 httplib::Response& res) {
+    if (authorized(req, res)) send(res, side_input_list(side_inputs));
+  });
+  impl_->server.Post(R"(/v1/side-inputs/([^/]+)/refresh)",
+                     [side_inputs, authorized](const httplib::Request& req, httplib::Response& res) {
+                       if (authorized(req, res)) send(res, side_input_refresh(side_inputs, std::string(req.matches[1])));
+                     });
   impl_->server.Get("/livez", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });

@@ -296,6 +296,7 @@ void SideInputManager::start() {
   started_ = true;
   for (auto& e : entries_) {
     Entry* entry = e.get();
+    if (entry->plan.type_name.empty()) continue;  // set by a side-input sink only
     entry->retriever = std::thread([entry] { entry->run_retriever(); });
     entry->scheduler = std::thread([entry] { entry->run_scheduler(); });
   }
@@ -332,20 +333,27 @@ void SideInputManager::stop(std::chrono::milliseconds stuck_limit) {
   }
 }
 
-bool SideInputManager::refresh(std::string_view name) {
+SideInputManager::Refresh SideInputManager::refresh(std::string_view name) {
   for (auto& e : entries_) {
     if (!e || e->plan.name != name) continue;
+    if (e->plan.type_name.empty()) return Refresh::kNoRetriever;
     std::lock_guard<std::mutex> lock(e->mutex);
     e->refresh_requested = true;
     e->changed.notify_all();
-    return true;
+    return Refresh::kRequested;
   }
-  return false;
+  return Refresh::kNoSuchSideInput;
 }
 
 uint64_t SideInputManager::set(std::string_view name, std::string bytes) {
-  for (auto& e : entries_)
-    if (e && e->plan.name == name) return e->apply(std::move(bytes), SystemClock::now()).first;
+  for (auto& e : entries_) {
+    if (!e || e->plan.name != name) continue;
+    const auto [version, is_new] = e->apply(std::move(bytes), SystemClock::now());
+    std::lock_guard<std::mutex> lock(e->mutex);
+    ++e->status.sets;
+    if (is_new) log(LogLevel::kInfo, e->who, "version " + std::to_string(version) + " (set)");
+    return version;
+  }
   throw std::invalid_argument("no side input is named '" + std::string(name) + "'");
 }
 

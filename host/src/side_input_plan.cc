@@ -1,7 +1,10 @@
 #include "sluice/host/side_input_plan.h"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <set>
+
+#include "sluice/host/side_input_sink.h"
 
 namespace sluice::host {
 namespace {
@@ -41,10 +44,20 @@ bool plan_side_inputs(const LoadedFlow& flow, std::vector<SideInputPlan>* out,
             "use 1-128 letters, digits, '-', '_' or '.'");
     else if (!names.insert(s.name()).second)
       error(p.path + ".name", "side input name \"" + s.name() + "\" is used twice");
+    // No retriever: a side-input sink sets the value (checked below), and nothing else
+    // of a retriever's settings applies.
     p.type_name = s.retriever();
-    if (p.type_name.empty())
-      error(p.path, "side input \"" + s.name() + "\" names no retriever",
-            "add retriever: <type> (file, or a plugin type with the side-input kind)");
+    if (p.type_name.empty()) {
+      for (const char* key : {"config", "trigger", "timeout", "retry"}) {
+        const bool set = std::string(key) == "config"    ? s.has_config()
+                         : std::string(key) == "trigger" ? s.has_trigger()
+                         : std::string(key) == "timeout" ? s.has_timeout()
+                                                         : s.has_retry();
+        if (set)
+          error(p.path + "." + key, std::string(key) + " is set but side input \"" + s.name() + "\" has no retriever",
+                "add retriever: <type> (file, http, python, or a plugin type with the side-input kind)");
+      }
+    }
     if (s.has_config()) p.config_json = s.config().json();
 
     const flow::SideInputTrigger& t = s.trigger();
@@ -116,6 +129,35 @@ bool plan_side_inputs(const LoadedFlow& flow, std::vector<SideInputPlan>* out,
       }
     }
   }
+
+  // The built-in side-input sink (side_input_sink.h) names the side input it sets.
+  std::set<std::string, std::less<>> fed;
+  for (int i = 0; i < f.stages_size(); ++i) {
+    const flow::Stage& st = f.stages(i);
+    if (st.sink() != kSideInputSinkType) continue;
+    const std::string where = "stages[" + std::to_string(i) + "]";
+    const nlohmann::json config = nlohmann::json::parse(st.has_config() ? st.config().json() : "{}", nullptr, false);
+    const bool named = config.is_object() && config.contains("name") && config["name"].is_string();
+    if (!named) {
+      error(st.has_config() ? where + ".config" : where,
+            "stage \"" + st.name() + "\": the side-input sink needs the side input to set",
+            "add config: {name: <a side input under sideInputs:>}");
+      continue;
+    }
+    const std::string name = config["name"].get<std::string>();
+    if (names.count(name) == 0) {
+      std::string known;
+      for (const std::string& k : names) known += (known.empty() ? "" : ", ") + k;
+      error(where + ".config.name", "stage \"" + st.name() + "\" sets side input \"" + name + "\", which the flow does not declare",
+            known.empty() ? "declare it under sideInputs: at the top of the flow" : "declared side inputs: " + known);
+    } else {
+      fed.insert(name);
+    }
+  }
+  for (const SideInputPlan& p : *out)
+    if (p.type_name.empty() && !p.name.empty() && fed.count(p.name) == 0)
+      error(p.path, "side input \"" + p.name + "\" has no retriever and no side-input sink sets it",
+            "add retriever: <type>, or a stage {sink: side-input, config: {name: " + p.name + "}}");
   return diagnostics->size() == errors_before;
 }
 

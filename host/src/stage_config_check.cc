@@ -39,6 +39,25 @@ bool check_stage_configs(const FlowPlan& plan, const LoadedFlow& flow, Diagnosti
                      "stage \"" + s.name + "\" (" + s.type_name + ", " +
                          s.type.library->file().string() + "): " + error);
   }
+  // Side-input retrievers, the same way (kind side-input, the side input's name).
+  for (const SideInputPlan& si : plan.side_inputs) {
+    if (!si.type) continue;  // no retriever (a side-input sink sets it), or unbound
+    InstanceSpec spec;
+    spec.kind = SLUICE_KIND_SIDE_INPUT;
+    spec.stage_name = si.name;
+    spec.config_json = si.config_json;
+    spec.flow_dir = plan.dir.string();
+    spec.worker_index = 0;
+    spec.worker_count = 1;
+    spec.flow_mode = plan.mode == FlowMode::kStreaming ? SLUICE_FLOW_STREAMING : SLUICE_FLOW_JOB;
+    sluice_ctx ctx(SLUICE_KIND_SIDE_INPUT, si.name, nullptr);
+    std::string error;
+    if (PluginInstance::check(si.type, spec, &ctx, &error) == SLUICE_OK) continue;
+    const std::string config_path = config_path_of(error);
+    diagnostics->add(flow.where(config_path.empty() ? si.path : si.path + "." + config_path),
+                     "side input \"" + si.name + "\" (retriever " + si.type_name + ", " +
+                         si.type.library->file().string() + "): " + error);
+  }
   return diagnostics->size() == errors_before;
 }
 

@@ -20,6 +20,12 @@ class File {
     else sink_ = std::make_unique<FileSink>(args);
   }
 
+  // `sluice check`: a retriever's config is read without touching the file (a source
+  // or sink is checked by its JSON Schema and at create).
+  static void check(const CreateArgs& args) {
+    if (args.kind == SLUICE_KIND_SIDE_INPUT) FileRetriever retriever(args);
+  }
+
   sluice_status process(Context& ctx, const Batch& batch) {
     if (source_) return source_->process(ctx, batch);
     if (retriever_) return retriever_->process(ctx);

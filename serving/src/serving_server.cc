@@ -5,6 +5,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <charconv>
@@ -15,7 +16,9 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "sluice/host/http_answer.h"
 #include "sluice/host/log.h"
+#include "sluice/host/side_input_http.h"
 #include "sluice/serving/listen_backlog.h"
 #include "sluice/serving/request_id.h"
 #include "sluice/serving/self_signed.h"
@@ -88,16 +91,7 @@ size_t code_slot(int code) {
 
 // --- formatting ---------------------------------------------------------------------
 
-std::string rfc3339(store::Time t) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[80];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buf;
-}
+using host::rfc3339;
 
 int64_t epoch_ms(store::Time t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -105,10 +99,9 @@ int64_t epoch_ms(store::Time t) {
 
 // Numaflow's error body.
 void json_error(Response& res, int code, const std::string& message) {
-  res.status = code;
-  json body = {{"message", message}, {"code", code},
-               {"timestamp", rfc3339(std::chrono::system_clock::now())}};
-  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+  const host::HttpAnswer a = host::http_error(code, message);
+  res.status = a.status;
+  res.set_content(a.body, a.content_type);
 }
 
 // Results as Numaflow frames them: the values concatenated, their lengths in headers.
@@ -215,6 +208,7 @@ struct ServingServer::Impl {
   // Set before the listeners start (set_side_inputs); null when the flow has none.
   host::SideInputManager* side_inputs = nullptr;
   const host::SideInputRegistry* side_input_registry = nullptr;
+  std::vector<std::string> awaited_side_inputs;  // read by a stage: /readyz waits for them
 
   std::unique_ptr<httplib::Server> http, https;
   std::thread http_thread, https_thread;
@@ -264,7 +258,7 @@ struct ServingServer::Impl {
     srv.Post(R"(/v1/side-inputs/([^/]+)/refresh)",
              [this](const Request& req, Response& res) { side_input_refresh(req, res); });
     srv.Get("/metrics", [this](const Request&, Response& res) {
-      res.set_content(metrics.prometheus() + serving_metrics(), "text/plain; version=0.0.4; charset=utf-8");
+      res.set_content(metrics.prometheus() + serving_metrics() + host::side_input_prometheus(side_inputs), "text/plain; version=0.0.4; charset=utf-8");
     });
   }
 
@@ -539,42 +533,24 @@ struct ServingServer::Impl {
     res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
   }
 
-  void side_input_list(Response& res) {
-    if (!side_inputs) {
-      json_error(res, 404, "the flow declares no side inputs (sideInputs: in the flow file)");
-      return;
-    }
-    json list = json::array();
-    for (const host::SideInputManager::Status& s : side_inputs->list()) {
-      json j = {{"name", s.name},           {"version", s.version},     {"size", s.size},
-                {"retriever", s.retriever}, {"trigger", s.trigger},     {"retrievals", s.retrievals},
-                {"changed", s.changed},     {"unchanged", s.unchanged}, {"failed", s.failed},
-                {"timedOut", s.timed_out},  {"lastError", s.last_error}};
-      j["updatedAt"] = s.updated_at ? json(rfc3339(*s.updated_at)) : json(nullptr);
-      j["nextRetrieval"] = s.next_retrieval ? json(rfc3339(*s.next_retrieval)) : json(nullptr);
-      list.push_back(std::move(j));
-    }
-    res.set_content(json{{"sideInputs", std::move(list)}}.dump(-1, ' ', false, json::error_handler_t::replace),
-                    "application/json");
-  }
+  void side_input_list(Response& res) { send(res, host::side_input_list(side_inputs)); }
 
   void side_input_refresh(const Request& req, Response& res) {
     const std::string name = req.matches.size() > 1 ? std::string(req.matches[1]) : "";
-    if (!side_inputs) {
-      json_error(res, 404, "the flow declares no side inputs (sideInputs: in the flow file)");
-      return;
-    }
-    if (!side_inputs->refresh(name)) {
-      json_error(res, 404, "no side input is named '" + name + "' (GET /v1/side-inputs lists them)");
-      return;
-    }
-    res.status = 202;
-    res.set_content(json{{"name", name}, {"refresh", "requested"}}.dump(), "application/json");
+    send(res, host::side_input_refresh(side_inputs, name));
+  }
+
+  static void send(Response& res, const host::HttpAnswer& a) {
+    res.status = a.status;
+    res.set_content(a.body, a.content_type);
   }
 
   void readyz(Response& res) {
     std::vector<std::string> waiting;
-    if (side_input_registry && flow_ready.load()) waiting = side_input_registry->missing();
+    if (side_input_registry && flow_ready.load())
+      for (std::string& n : side_input_registry->missing())
+        if (std::find(awaited_side_inputs.begin(), awaited_side_inputs.end(), n) != awaited_side_inputs.end())
+          waiting.push_back(std::move(n));
     if (stopped.load() || hub.stopping())
       json_error(res, 503, "the server is stopping");
     else if (!flow_ready.load())
@@ -861,9 +837,11 @@ int ServingServer::http_port() const { return impl_->http_port; }
 int ServingServer::https_port() const { return impl_->https_port; }
 void ServingServer::set_flow_ready(bool ready) { impl_->flow_ready.store(ready); }
 void ServingServer::set_side_inputs(host::SideInputManager* manager,
-                                    const host::SideInputRegistry* registry) {
+                                    const host::SideInputRegistry* registry,
+                                    std::vector<std::string> awaited) {
   impl_->side_inputs = manager;
   impl_->side_input_registry = registry;
+  impl_->awaited_side_inputs = std::move(awaited);
 }
 
 void ServingServer::stop() {

@@ -52,14 +52,18 @@ const std::vector<std::string> kBuiltinTypes = {"blackhole", "cat",   "file",  "
 // Every type in the built-in folder: libsluice-builtin.so's and libsluice-python.so's.
 const std::vector<std::string> kBuiltinFolderTypes = {
     "blackhole", "cat", "file", "filter", "generator", "log", "python", "serve", "stdin", "stdout"};
-// The type linked into the sluice executable itself, listed with this label for a file.
-const std::string kLinkedType = "serving";
+// The types linked into the sluice executable itself (sorted), listed with this label
+// for a file.
+const std::vector<std::string> kLinkedTypes = {"serving", "side-input"};
 const std::string kLinkedLabel = "(built into sluice)";
+bool is_linked(const std::string& type) {
+  return std::find(kLinkedTypes.begin(), kLinkedTypes.end(), type) != kLinkedTypes.end();
+}
 
-// `types` and the linked type, sorted by name: what `sluice plugins` lists when the
+// `types` and the linked types, sorted by name: what `sluice plugins` lists when the
 // folders provide `types`.
 std::vector<std::string> and_linked(std::vector<std::string> types) {
-  types.push_back(kLinkedType);
+  types.insert(types.end(), kLinkedTypes.begin(), kLinkedTypes.end());
   std::sort(types.begin(), types.end());
   return types;
 }
@@ -71,7 +75,7 @@ std::string builtin_lib() { return builtin_dir() + "/libsluice-builtin.so"; }
 std::string python_lib() { return builtin_dir() + "/libsluice-python.so"; }
 // The built-in library that provides `type` (or the linked type's label).
 std::string builtin_lib_of(const std::string& type) {
-  if (type == kLinkedType) return kLinkedLabel;
+  if (is_linked(type)) return kLinkedLabel;
   return type == "python" ? python_lib() : builtin_lib();
 }
 
@@ -268,9 +272,9 @@ TEST(Plugins, JsonDescribesTheBuiltins) {
     EXPECT_TRUE(t.at("config_schema").is_object()) << "built-ins publish a schema";
     const std::string name = t.at("name");
     EXPECT_EQ(t.at("file"), builtin_lib_of(name));
-    EXPECT_EQ(t.at("library"), name == "python"      ? "sluice-python"
-                               : name == kLinkedType ? "sluice-serving"
-                                                     : "sluice-builtin");
+    EXPECT_EQ(t.at("library"), name == "python" ? "sluice-python"
+                               : is_linked(name) ? "sluice-" + name
+                                                 : "sluice-builtin");
     EXPECT_EQ(t.at("abi"), "1.3");
   }
   const json& generator = *find_type(j, "generator");
@@ -308,7 +312,7 @@ TEST(Plugins, FixtureFolderListsGoodTypesAndOneErrorLinePerBrokenLibrary) {
             (std::vector<std::string>{"blackhole", "c-counter", "c-upper", "cat",
                                       "cpp-ack-source", "cpp-drop-source", "cpp-finish", "cpp-misbehave", "cpp-status",
                                       "cpp-throw", "file", "filter", "generator", "log",
-                                      "old-minor", "python", "serve", "serving", "stdin", "stdout", "test-ack-source",
+                                      "old-minor", "python", "serve", "serving", "side-input", "stdin", "stdout", "test-ack-source",
                                       "test-flaky-map", "test-flaky-retriever", "test-flaky-sink", "test-side-input-map",
                                       "test-slow-sink", "test-tag-map",
                                       "twin"}))
@@ -322,6 +326,7 @@ TEST(Plugins, FixtureFolderListsGoodTypesAndOneErrorLinePerBrokenLibrary) {
   EXPECT_EQ(file_of["twin"], fixture("twin-a")) << "the first file found wins";
   EXPECT_EQ(file_of["generator"], builtin_lib());
   EXPECT_EQ(file_of["serving"], kLinkedLabel);
+  EXPECT_EQ(file_of["side-input"], kLinkedLabel);
 
   // stderr: exactly one "sluice: error: <file>: ..." line per rejected library.
   std::set<std::string> named;
@@ -423,9 +428,11 @@ TEST(Plugins, EarlierFolderShadowsTheBuiltinsAndTheLaterFileIsReported) {
     ASSERT_NE(find_type(j, name), nullptr) << name;
     EXPECT_EQ(find_type(j, name)->at("file"), mine) << name;
   }
-  // The linked type comes before every folder: the copy does not provide it anyway.
-  ASSERT_NE(find_type(j, kLinkedType), nullptr);
-  EXPECT_EQ(find_type(j, kLinkedType)->at("file"), kLinkedLabel);
+  // The linked types come before every folder: the copy does not provide them anyway.
+  for (const std::string& linked : kLinkedTypes) {
+    ASSERT_NE(find_type(j, linked), nullptr) << linked;
+    EXPECT_EQ(find_type(j, linked)->at("file"), kLinkedLabel);
+  }
   // One error per shadowed type, naming both files.
   std::set<std::string> messages, expected;
   for (const json& e : j.at("errors")) messages.insert(e.at("message").get<std::string>());
@@ -471,7 +478,7 @@ TEST(Plugins, BuiltinsAreFoundRelativeToTheExecutable) {
   EXPECT_EQ(type_names(rows), and_linked(kBuiltinTypes)) << r;
   for (const TableRow& row : rows) {
     EXPECT_EQ(row.file,
-              row.type == kLinkedType ? kLinkedLabel : (plugins / "libsluice-builtin.so").string())
+              is_linked(row.type) ? kLinkedLabel : (plugins / "libsluice-builtin.so").string())
         << row.type;
   }
 }
@@ -481,10 +488,10 @@ TEST(Plugins, ExecutableWithoutABuiltinFolderSaysSo) {
   fs::path exe = copy_sluice_to(tmp.path());
   RunResult r = run_sluice_at(exe.string(), {"plugins"});
   EXPECT_EQ(r.exit_code, 3) << r;
-  // Only the type linked into the executable is left.
+  // Only the types linked into the executable are left.
   std::vector<TableRow> rows = parse_table(r.out);
-  ASSERT_EQ(type_names(rows), std::vector<std::string>{kLinkedType}) << r;
-  EXPECT_EQ(rows[0].file, kLinkedLabel);
+  ASSERT_EQ(type_names(rows), kLinkedTypes) << r;
+  for (const TableRow& row : rows) EXPECT_EQ(row.file, kLinkedLabel);
   EXPECT_EQ(r.err, "sluice: error: " + (tmp.path() / builtin_subdir()).string() +
                        ": plugin folder does not exist or is not a folder\n");
 }

@@ -75,6 +75,24 @@ stages:
 )";
   }
 
+  void append(const std::string& name, const std::string& text) const {
+    std::ofstream(at(name), std::ios::binary | std::ios::app) << text;
+  }
+
+  // The port a running `sluice run` logged for `what` ("metrics at http://127.0.0.1:N",
+  // "listening on http://127.0.0.1:N"), or -1 once it exited without logging it.
+  static int logged_port(ChildProcess& proc, const std::string& what) {
+    int port = -1;
+    eventually([&] {
+      std::smatch m;
+      const std::string err = proc.err_so_far();
+      if (std::regex_search(err, m, std::regex(what + " http://127\\.0\\.0\\.1:([0-9]+)")))
+        port = std::stoi(m[1]);
+      return port > 0 || !proc.running();
+    });
+    return port;
+  }
+
   TempDir tmp_{"sluice-side-inputs"};
 };
 
@@ -193,8 +211,9 @@ stages:
   EXPECT_TRUE(contains(r.err, "cannot be a side-input retriever")) << r;
 }
 
-// The serving listener: /readyz, the list, refresh on request, an interval trigger, a
-// failing retriever keeping the old value and recovering, and auth on the endpoints.
+// The serving listener: /readyz (which does not wait for a side input no stage reads),
+// the list, refresh on request, an interval trigger, a failing retriever keeping the old
+// value and recovering, and auth on the endpoints, on the metrics listener too.
 TEST_F(SideInputsTest, ServingRefreshListTriggerAndFailures) {
   write("deny.txt", "v1");
   write("tick.txt", "t1");
@@ -207,6 +226,9 @@ sideInputs:
     config: {path: )" + at("tick.txt").string() + ", fail_flag: " + at("fail").string() + R"(}
     trigger: {interval: 100ms}
     retry: {initialInterval: 50ms, cap: 200ms}
+  - name: unread
+    retriever: test-flaky-retriever
+    config: {path: )" + at("never.txt").string() + ", fail_flag: " + at("token").string() + R"(}
 stages:
   - {name: in, source: serving}
   - name: tag
@@ -225,15 +247,12 @@ serving:
   RunOptions opts;
   opts.env["SLUICE_PLUGIN_PATH"] = std::nullopt;
   opts.timeout = 100s;
-  ChildProcess proc(SLUICE_BIN, {"run", at("flow.yaml").string(), "--no-summary"}, opts);
-  int port = -1;
-  ASSERT_TRUE(eventually([&] {
-    std::smatch m;
-    const std::string err = proc.err_so_far();
-    if (std::regex_search(err, m, std::regex("listening on http://127\\.0\\.0\\.1:([0-9]+)")))
-      port = std::stoi(m[1]);
-    return port > 0 || !proc.running();
-  }) && port > 0) << proc.err_so_far();
+  ChildProcess proc(SLUICE_BIN,
+                    {"run", at("flow.yaml").string(), "--no-summary", "--metrics-addr", "127.0.0.1:0"}, opts);
+  const int port = logged_port(proc, "listening on");
+  ASSERT_GT(port, 0) << proc.err_so_far();
+  const int metrics_port = logged_port(proc, "metrics at");
+  ASSERT_GT(metrics_port, 0) << proc.err_so_far();
   httplib::Client c("127.0.0.1", port);
   c.set_read_timeout(20s);
   const httplib::Headers auth = {{"Authorization", "Bearer s3cret"}};
@@ -298,10 +317,173 @@ serving:
   auto no_auth_list = c.Get("/v1/side-inputs");
   ASSERT_TRUE(no_auth_list);
   EXPECT_EQ(no_auth_list->status, 401);
+  EXPECT_EQ(list_of("unread")["version"], 0);  // never had a value, yet /readyz said ready
+
+  // The metrics listener has the same endpoints, behind the same tokens.
+  httplib::Client m("127.0.0.1", metrics_port);
+  auto m_refused = m.Post("/v1/side-inputs/deny/refresh", "", "text/plain");
+  ASSERT_TRUE(m_refused);
+  EXPECT_EQ(m_refused->status, 401);
+  EXPECT_EQ(m_refused->get_header_value("WWW-Authenticate"), "Bearer realm=\"sluice\"");
+  auto m_wrong = m.Get("/v1/side-inputs", {{"Authorization", "Bearer nope"}});
+  ASSERT_TRUE(m_wrong);
+  EXPECT_EQ(m_wrong->status, 401);
+  EXPECT_TRUE(contains(m_wrong->body, "the bearer token is not valid")) << m_wrong->body;
+  auto m_list = m.Get("/v1/side-inputs", auth);
+  ASSERT_TRUE(m_list);
+  ASSERT_EQ(m_list->status, 200);
+  EXPECT_EQ(json::parse(m_list->body)["sideInputs"].size(), 3u);
+  auto metrics = m.Get("/metrics");  // never behind a token
+  ASSERT_TRUE(metrics);
+  EXPECT_TRUE(contains(metrics->body, "sluice_side_input_version{side_input=\"deny\"} 2")) << metrics->body;
+  EXPECT_TRUE(contains(metrics->body, "sluice_side_input_failing{side_input=\"unread\"} 1")) << metrics->body;
+  EXPECT_TRUE(contains(metrics->body, "sluice_side_input_retrievals_total{side_input=\"tick\",result=\"failed\"}"))
+      << metrics->body;
 
   proc.signal(SIGTERM);
   RunResult r = proc.wait();
   EXPECT_EQ(r.exit_code, 0) << r;
+}
+
+// A side input fed by a stream: the built-in side-input sink sets it from each message,
+// a stage reads it, and the metrics listener lists it, counts it and refuses to refresh
+// it (it has no retriever). A restart has the last value set.
+TEST_F(SideInputsTest, SinkSetsTheValueFromAStream) {
+  write("updates.txt", "");
+  write("in.txt", "a\n");
+  write("deny.txt", "d1");
+  write("flow.yaml", "name: si\nplugins: [" + std::string(SLUICE_FIXTURE_DIR) + R"(]
+sideInputs:
+  - {name: rules}
+  - {name: deny, retriever: file, config: {path: deny.txt}}
+stages:
+  - {name: updates, source: file, config: {path: updates.txt, follow: true}}
+  - {name: set-rules, sink: side-input, config: {name: rules}}
+  - {name: in, source: file, config: {path: in.txt, follow: true}}
+  - name: tag
+    map: test-side-input-map
+    config: {side_input: rules}
+    sideInputs: [rules]
+  - {name: out, sink: file, config: {path: out.txt}}
+edges:
+  - {from: updates, to: set-rules}
+  - {from: in, to: tag}
+  - {from: tag, to: out}
+)");
+  RunOptions opts;
+  opts.env["SLUICE_PLUGIN_PATH"] = std::nullopt;
+  opts.timeout = 100s;
+  auto start = [&] {
+    return std::make_unique<ChildProcess>(
+        SLUICE_BIN, std::vector<std::string>{"run", at("flow.yaml").string(), "--no-summary", "--metrics-addr", "127.0.0.1:0"},
+        opts);
+  };
+  std::unique_ptr<ChildProcess> proc = start();
+  const int port = logged_port(*proc, "metrics at");
+  ASSERT_GT(port, 0) << proc->err_so_far();
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(20s);
+  auto status_of = [&](const std::string& name) {
+    auto r = c.Get("/v1/side-inputs");
+    if (!r || r->status != 200) return json();
+    const json all = json::parse(r->body);
+    for (const json& s : all["sideInputs"])
+      if (s["name"] == name) return s;
+    return json();
+  };
+
+  // No value yet: the reading stage waits; nothing is written.
+  ASSERT_TRUE(eventually([&] { return status_of("deny")["version"] == 1; })) << proc->err_so_far();
+  EXPECT_EQ(status_of("rules")["version"], 0);
+  EXPECT_EQ(status_of("rules")["retriever"], "");
+  EXPECT_FALSE(fs::exists(at("out.txt")) && !read("out.txt").empty());
+  auto refresh = c.Post("/v1/side-inputs/rules/refresh", "", "text/plain");
+  ASSERT_TRUE(refresh);
+  EXPECT_EQ(refresh->status, 409);
+  EXPECT_TRUE(contains(refresh->body, "has no retriever")) << refresh->body;
+  auto deny_refresh = c.Post("/v1/side-inputs/deny/refresh", "", "text/plain");
+  ASSERT_TRUE(deny_refresh);
+  EXPECT_EQ(deny_refresh->status, 202);
+  auto unknown = c.Post("/v1/side-inputs/nope/refresh", "", "text/plain");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+
+  // Each message is a whole new value.
+  append("updates.txt", "r1\n");
+  EXPECT_TRUE(eventually([&] { return read("out.txt") == "a|r1@1\n"; })) << read("out.txt") << proc->err_so_far();
+  append("updates.txt", "r2\n");
+  ASSERT_TRUE(eventually([&] { return status_of("rules")["version"] == 2; })) << status_of("rules").dump();
+  append("in.txt", "b\n");
+  EXPECT_TRUE(eventually([&] { return read("out.txt") == "a|r1@1\nb|r2@2\n"; })) << read("out.txt");
+  const json rules = status_of("rules");
+  EXPECT_EQ(rules["sets"], 2);
+  EXPECT_EQ(rules["size"], 2);
+  EXPECT_EQ(rules["retrievals"], 0);
+  auto metrics = c.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_TRUE(contains(metrics->body, "sluice_side_input_version{side_input=\"rules\"} 2")) << metrics->body;
+  EXPECT_TRUE(contains(metrics->body, "sluice_side_input_sets_total{side_input=\"rules\"} 2")) << metrics->body;
+  EXPECT_TRUE(contains(metrics->body, "sluice_side_input_retrievals_total{side_input=\"deny\",result=\"changed\"} 1"))
+      << metrics->body;
+  EXPECT_TRUE(contains(metrics->body, "sluice_side_input_updated_timestamp_seconds{side_input=\"rules\"} ")) << metrics->body;
+  proc->signal(SIGTERM);
+  RunResult r = proc->wait();
+  EXPECT_EQ(r.exit_code, 0) << r;
+
+  // A restart reads the stored value at once (the sink's source re-reads its file from
+  // the start, and the same bytes keep the version).
+  proc = start();
+  EXPECT_TRUE(eventually([&] { return contains(proc->err_so_far(), "side input rules: version 2 from the store"); }))
+      << proc->err_so_far();
+  proc->signal(SIGTERM);
+  r = proc->wait();
+  EXPECT_EQ(r.exit_code, 0) << r;
+}
+
+// `sluice check` on the side-input sink and retriever-less side inputs, and the deep
+// check of a retriever's config.
+TEST_F(SideInputsTest, CheckSinkReferencesAndRetrieverConfigs) {
+  write("flow.yaml", "name: bad\nplugins: [" + std::string(SLUICE_FIXTURE_DIR) + R"(]
+sideInputs:
+  - {name: orphan}
+  - {name: timed, trigger: {interval: 1s}}
+  - {name: fed}
+stages:
+  - {name: in, source: generator}
+  - {name: set-fed, sink: side-input, config: {name: fed}}
+  - {name: set-other, sink: side-input, config: {name: other}}
+  - {name: set-none, sink: side-input}
+edges:
+  - {from: in, to: set-fed}
+  - {from: in, to: set-other}
+  - {from: in, to: set-none}
+)");
+  RunResult r = sluice({"check", at("flow.yaml").string()});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_TRUE(contains(r.err, "flow.yaml:4:5: error: side input \"orphan\" has no retriever and no side-input sink sets it"))
+      << r;
+  EXPECT_TRUE(contains(r.err, "trigger is set but side input \"timed\" has no retriever")) << r;
+  EXPECT_TRUE(contains(r.err, "stage \"set-other\" sets side input \"other\", which the flow does not declare")) << r;
+  EXPECT_TRUE(contains(r.err, "stage \"set-none\": the side-input sink needs the side input to set")) << r;
+  EXPECT_FALSE(contains(r.err, "\"fed\" has no retriever")) << r;
+
+  // A retriever's own config check runs in `sluice check` (the file retriever takes
+  // only path).
+  write("flow.yaml", R"(name: bad
+sideInputs:
+  - name: deny
+    retriever: file
+    config: {path: d.txt, follow: true}
+stages:
+  - {name: in, source: generator}
+  - {name: tag, map: cat, sideInputs: [deny]}
+  - {name: out, sink: blackhole}
+)");
+  r = sluice({"check", at("flow.yaml").string()});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_TRUE(contains(r.err, "flow.yaml:5:")) << r;
+  EXPECT_TRUE(contains(r.err, "side input \"deny\" (retriever file")) << r;
+  EXPECT_TRUE(contains(r.err, "follow")) << r;
 }
 
 }  // namespace

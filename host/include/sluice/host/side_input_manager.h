@@ -20,6 +20,8 @@
 //     interrupted): its answer is discarded, and the next retrieval starts after it
 //     returned. Nothing here ends the flow: stages that wait for a first value give up
 //     after sideInputsTimeout (stage_worker.cc).
+//   - A side input without a retriever (its value comes from a side-input sink) has no
+//     threads; refresh() answers kNoRetriever for it.
 //   - A trigger that comes while a retrieval runs is not queued twice: one retrieval
 //     follows.
 //
@@ -59,13 +61,15 @@ class SideInputManager {
   void stop(std::chrono::milliseconds stuck_limit = std::chrono::seconds(10));
   bool stuck() const { return stuck_; }
 
-  // Asks for a retrieval of `name` now. False when no side input has that name.
-  bool refresh(std::string_view name);
+  // Asks for a retrieval of `name` now.
+  enum class Refresh { kRequested, kNoSuchSideInput, kNoRetriever };
+  Refresh refresh(std::string_view name);
 
-  // Sets a side input's value directly (the side-input sink): stored (a new version
-  // unless the bytes are the current ones) and published. Returns the version now
-  // current. Throws std::invalid_argument for an unknown name and store::StoreError when
-  // it cannot be stored (nothing is published then).
+  // Sets a side input's value directly (the side-input sink, side_input_sink.h): stored
+  // (a new version unless the bytes are the current ones) and published. Returns the
+  // version now current. Throws std::invalid_argument for an unknown name and
+  // store::StoreError when it cannot be stored (nothing is published then). Works with
+  // or without a retriever, before start() and after stop().
   uint64_t set(std::string_view name, std::string bytes);
 
   struct Status {
@@ -73,9 +77,10 @@ class SideInputManager {
     uint64_t version = 0;  // 0: no value yet
     uint64_t size = 0;
     std::optional<std::chrono::system_clock::time_point> updated_at;
-    std::string retriever;
+    std::string retriever;  // "" when the side input has none (set by a side-input sink)
     std::string trigger;   // "cron '...' (UTC)", "every 5s", or "" (start and refresh only)
     uint64_t retrievals = 0, changed = 0, unchanged = 0, failed = 0, timed_out = 0;
+    uint64_t sets = 0;       // values set through set() (the side-input sink)
     std::string last_error;  // of the last failed retrieval, "" after a success
     std::optional<std::chrono::system_clock::time_point> next_retrieval;
   };

@@ -52,8 +52,10 @@ class ServingServer {
   void set_flow_ready(bool ready);
   // The flow's side inputs (docs/side-inputs.md): GET /v1/side-inputs lists them, POST
   // /v1/side-inputs/{name}/refresh asks for a retrieval now (202), and /readyz answers
-  // 503 until each has a value. Both must outlive the server. Call before listening.
-  void set_side_inputs(host::SideInputManager* manager, const host::SideInputRegistry* registry);
+  // 503 until each side input in `awaited` (those a stage reads) has a value. Both must
+  // outlive the server. Call before listening.
+  void set_side_inputs(host::SideInputManager* manager, const host::SideInputRegistry* registry,
+                       std::vector<std::string> awaited);
 
   // Stops the listeners and joins their threads. Handlers still waiting on a request
   // must be woken first (RequestHub::abandon_remaining), or stop() waits for them.
