@@ -66,9 +66,11 @@ std::string_view name_of(PyObject* name, const char* function) {
 void arguments(const char* function, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,
                bool with_parse, PyObject** name, PyObject** parse) {
   const Py_ssize_t most = with_parse ? 2 : 1;
-  const std::string usage =
-      std::string("sluice.") + function + (with_parse ? "(name, parse=None)" : "(name)");
-  if (nargs > most) throw_python(PyExc_TypeError, usage + ": too many positional arguments");
+  // Made only for an error message: this runs per call, maybe per message.
+  auto usage = [&] {
+    return std::string("sluice.") + function + (with_parse ? "(name, parse=None)" : "(name)");
+  };
+  if (nargs > most) throw_python(PyExc_TypeError, usage() + ": too many positional arguments");
   *name = nargs > 0 ? args[0] : nullptr;
   *parse = nargs > 1 ? args[1] : nullptr;
   const Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
@@ -79,13 +81,14 @@ void arguments(const char* function, PyObject* const* args, Py_ssize_t nargs, Py
                           ? parse
                           : nullptr;
     if (slot == nullptr)
-      throw_python(PyExc_TypeError, usage + ": unexpected keyword argument " +
+      throw_python(PyExc_TypeError, usage() + ": unexpected keyword argument " +
                                  py::repr(key).cast<std::string>());
     if (*slot != nullptr)
-      throw_python(PyExc_TypeError, usage + ": " + py::str(key).cast<std::string>() + " given twice");
+      throw_python(PyExc_TypeError,
+                   usage() + ": " + py::str(key).cast<std::string>() + " given twice");
     *slot = args[nargs + i];
   }
-  if (*name == nullptr) throw_python(PyExc_TypeError, usage + ": name is missing");
+  if (*name == nullptr) throw_python(PyExc_TypeError, usage() + ": name is missing");
 }
 
 // Runs f() (returning a py::object) as a CPython function body: a C++ exception becomes
@@ -115,8 +118,9 @@ PyObject* py_side_input(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyOb
       return call.cache.bytes(call.ctx, n, &version);
     }
     if (!PyCallable_Check(parse))
-      throw_python(PyExc_TypeError, "sluice.side_input(name, parse): parse must be callable (such as "
-                             "json.loads), not " + type_name(parse));
+      throw_python(PyExc_TypeError,
+                   "sluice.side_input(name, parse): parse must be callable (such as "
+                   "json.loads), not " + type_name(parse));
     return call.cache.parsed(call.ctx, n, parse);
   });
 }

@@ -225,9 +225,9 @@ stages:
   }
   EXPECT_GE(read_lines(at("calls.txt")).size(), 4u);
   EXPECT_TRUE(contains(r.err, "side input live: retrieval failed (the old value stays")) << r;
+  const size_t raise_line = line_of(read_file(at("h.py")), "raise ValueError");
   EXPECT_TRUE(contains(r.err, "h.fetch: ValueError: boom on purpose (at " + at("h.py").string() +
-                                  ":" + std::to_string(line_of(read_file(at("h.py")), "raise ValueError")) +
-                                  " in fetch)"))
+                                  ":" + std::to_string(raise_line) + " in fetch)"))
       << r;
   EXPECT_TRUE(contains(r.err, "retrieval succeeded again after 1 failure")) << r;
 }
@@ -320,6 +320,76 @@ stages:
       << r;
   EXPECT_TRUE(contains(r.err, "h.number returned int; a retriever returns bytes or str (the new "
                               "value), or None (no change)"))
+      << r;
+}
+
+// Every kind of handler reads side inputs the same way: an async def map, a batch map,
+// and a sink class (whose on_side_input takes the version as an optional parameter).
+TEST_F(PythonSideInputsTest, AsyncBatchAndSinkHandlersReadSideInputs) {
+  write("cfg.txt", "x");
+  write("in.txt", "a\nb\n");
+  handlers(R"(
+import asyncio
+
+async def amap(datum):
+    await asyncio.sleep(0)
+    return datum.value + b"|" + sluice.side_input("cfg")
+
+def bmap(datums):
+    return [d.value + b"|" + sluice.side_input("cfg") for d in datums]
+
+class Sink(sluice.Sinker):
+    def on_side_input(self, name, value, version=None):
+        append("sink.txt", "on_side_input %s %s %s" % (name, value.decode(), version))
+
+    def handler(self, datums):
+        for d in datums:
+            append("sink.txt", "%s %s" % (d.value.decode(), sluice.side_input("cfg").decode()))
+)");
+  const std::string f = flow(R"(
+name: py
+mode: job
+sideInputs:
+  - {name: cfg, retriever: file, config: {path: cfg.txt}}
+stages:
+  - {name: in, source: file, config: {path: in.txt}}
+  - {name: a, map: python, config: {module: h, function: amap}, sideInputs: [cfg]}
+  - {name: b, map: python, config: {module: h, function: bmap, mode: batch}, sideInputs: [cfg]}
+  - {name: out, sink: python, config: {module: h, class: Sink}, sideInputs: [cfg]}
+)");
+  const RunResult r = run(f, {"--no-summary"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(read_lines(at("sink.txt")),
+            (Lines{"on_side_input cfg x 1", "a|x|x x", "b|x|x x"}))
+      << r;
+}
+
+// A wrong on_side_input signature is refused before the flow starts, by sluice check.
+TEST_F(PythonSideInputsTest, CheckRefusesAWrongOnSideInputSignature) {
+  write("cfg.txt", "x");
+  handlers(R"(
+class Bad(sluice.Mapper):
+    def on_side_input(self, name):
+        pass
+
+    def handler(self, keys, datum):
+        return datum.value
+)");
+  const std::string f = flow(R"(
+name: py
+mode: job
+sideInputs:
+  - {name: cfg, retriever: file, config: {path: cfg.txt}}
+stages:
+  - {name: in, source: file, config: {path: in.txt}}
+  - {name: up, map: python, config: {module: h, class: Bad}, sideInputs: [cfg]}
+  - {name: out, sink: file, config: {path: out.txt}}
+)");
+  const RunResult r = run_process(SLUICE_BIN, {"check", f}, options());
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_TRUE(contains(r.err, "h.Bad.on_side_input has the wrong signature: it is "
+                              "on_side_input(self, name, value) or on_side_input(self, name, "
+                              "value, version)"))
       << r;
 }
 
