@@ -115,7 +115,8 @@ stages:
 }
 
 // on_side_input is called with the initial value, then with each new version (the
-// file changes while the flow runs); the map reads the new value from then on.
+// file changes while the flow runs); the map reads the new value from then on, and
+// parses each version once.
 TEST_F(PythonSideInputsTest, OnSideInputIsCalledWithEachNewVersion) {
   write("cfg.json", R"({"suffix": "a"})");
   handlers(R"(
@@ -140,7 +141,13 @@ class Tagger(sluice.Mapper):
             append("saw-2", "")
 
     def handler(self, keys, datum):
+        parsed = sluice.side_input("cfg", parse=parse)  # once per version, not per message
+        assert parsed["suffix"] == self.suffix
         return datum.value + b"|" + self.suffix.encode()
+
+def parse(b):
+    append("parses.txt", b.decode())
+    return json.loads(b)
 )");
   const std::string f = flow(R"(
 name: py
@@ -161,6 +168,7 @@ stages:
   ASSERT_GE(out.size(), 4u) << r;
   EXPECT_EQ(out.front(), "0|a");
   EXPECT_TRUE(contains(out.back(), "|bb")) << out.back();
+  EXPECT_EQ(read_lines(at("parses.txt")), (Lines{R"({"suffix": "a"})", R"({"suffix": "bb"})"}));
 }
 
 // A Python retriever: its value is the side input's; None keeps the version; an
