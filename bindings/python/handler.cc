@@ -272,6 +272,7 @@ Handler find_handler(const HandlerConfig& c, bool instantiate) {
       } else {
         throw config_error(h.key, h.name + " has neither a handler() method nor __call__");
       }
+      if (py::object m = method_of(t, "on_side_input"); !m.is_none()) h.on_side_input = m;
     } else {
       h.call = bind_args(t);
     }

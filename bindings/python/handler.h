@@ -43,6 +43,7 @@ struct Handler {
   bool async_generator = false;  // `async def` with `yield`
   std::string key;               // the config key that named it: "function" or "class"
   std::string origin;            // the module as errors show it, with its file
+  py::object on_side_input;      // a class's on_side_input (method_of), or null
 };
 
 // Two levels, every kind using the one it needs (all with the GIL held):

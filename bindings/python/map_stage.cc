@@ -19,6 +19,7 @@
 #include "datum.h"
 #include "event_loop.h"
 #include "handler.h"
+#include "on_side_input.h"
 #include "output.h"
 #include "python_error.h"
 #include "python_thread.h"
@@ -129,8 +130,10 @@ Mode resolve_mode(const Handler& h, std::optional<Mode> configured) {
 
 // Finds the handler and its mode and checks its signature for that mode. Without
 // `instantiate` (sluice check), a class handler is not made. Call with the GIL held.
-Handler prepare_handler(const MapConfig& config, bool instantiate, Mode* mode) {
+Handler prepare_handler(const MapConfig& config, bool instantiate, Mode* mode,
+                        OnSideInput* on_side_input) {
   Handler h = find_handler(config.handler, instantiate);
+  if (h.on_side_input) on_side_input->set(h.on_side_input, qualified_name(h.cls));
   *mode = resolve_mode(h, config.mode);
   const std::string expected = std::string(kind_name(*mode)) +
                                (*mode == Mode::batch ? " is handler(datums)"
@@ -150,7 +153,8 @@ class MapStage final : public Stage {
         thread_,
         [&] {
           handler_ =
-              std::make_unique<Handler>(prepare_handler(config, /*instantiate=*/true, &mode_));
+              std::make_unique<Handler>(prepare_handler(config, /*instantiate=*/true, &mode_,
+                                                        &on_side_input_));
           if (mode_ == Mode::batch) {
             py::module_ sluice = py::module_::import("sluice");
             datums_type_ = sluice.attr("Datums");
@@ -169,6 +173,7 @@ class MapStage final : public Stage {
   // Drops every Python object the stage holds. With the GIL held.
   void release() noexcept {
     loop_.close();
+    on_side_input_.release();
     handler_.reset();
     datums_type_ = py::object();
     responses_type_ = py::object();
@@ -194,6 +199,11 @@ class MapStage final : public Stage {
       case Mode::batch: process_batch(ctx, batch); break;
     }
     return SLUICE_OK;
+  }
+
+  void side_input_changed(Context&, std::string_view name, uint64_t version) override {
+    PythonThread::Hold gil(thread_);
+    on_side_input_.call(name, version);
   }
 
  private:
@@ -441,6 +451,7 @@ class MapStage final : public Stage {
   PythonThread thread_;
   Mode mode_ = Mode::map;
   std::unique_ptr<Handler> handler_;
+  OnSideInput on_side_input_;
   OutputWriter out_;
   EventLoop loop_;
   py::object datums_type_, responses_type_, response_type_, messages_type_;  // batch only
@@ -451,8 +462,9 @@ class MapStage final : public Stage {
 void check_map_stage(const CreateArgs& args) {
   const MapConfig config = read_config(args);
   Mode mode;
+  OnSideInput on_side_input;  // its signature is checked too
   try {
-    prepare_handler(config, /*instantiate=*/false, &mode);
+    prepare_handler(config, /*instantiate=*/false, &mode, &on_side_input);
   } catch (const py::error_already_set& e) {
     throw ConfigError("loading the handler failed: " + describe(e));
   }

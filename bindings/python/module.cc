@@ -60,6 +60,10 @@ Classes
   porting     MapServer, SinkServer, ... : numaflow-python's server names, whose
               start() explains that Sluice runs handlers in-process
 
+Side inputs (docs/side-inputs.md; only inside `sluice run`, during a stage's call)
+    side_input(name, parse=None)   the value (bytes), or parse(value) cached per version
+    side_input_version(name)       its version
+
 Constants
     DROP      a Message that drops its input (the same as Message.to_drop())
     DROP_TAG  the tag that marks such a Message

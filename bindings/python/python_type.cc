@@ -1,9 +1,12 @@
 // The `python` stage type the host sees. Each instance is a Stage (stage.h) made for the
 // kind the flow gives it; this file only dispatches, so every kind shares one type name,
-// one config schema and one set of ABI entry points.
+// one config schema and one set of ABI entry points. It also owns the instance's
+// side-input cache and opens a CallScope around each call that may read side inputs
+// (side_inputs.h), so no kind has to.
 #include <string>
 
 #include "pybind.h"
+#include "side_inputs.h"
 #include "stage.h"
 #include "stage_types.h"
 
@@ -12,11 +15,37 @@ namespace {
 
 class PythonStage {
  public:
-  explicit PythonStage(const CreateArgs& args) : stage_(make(args)) {}
+  explicit PythonStage(const CreateArgs& args)
+      : stage_(make(args)), reads_side_inputs_(args.kind != SLUICE_KIND_SIDE_INPUT) {}
+  ~PythonStage() {
+    // The cache's bytes and parse results go with the GIL held, while the stage's
+    // thread state (which PyGILState_Ensure finds and reuses) still exists.
+    if (cache_.empty()) return;
+    const PyGILState_STATE gil = PyGILState_Ensure();
+    cache_.clear();
+    PyGILState_Release(gil);
+  }
+  PythonStage(const PythonStage&) = delete;
+  PythonStage& operator=(const PythonStage&) = delete;
 
-  sluice_status process(Context& ctx, const Batch& batch) { return stage_->process(ctx, batch); }
-  void ack(Context& ctx, const Batch& batch) { stage_->ack(ctx, batch); }
-  void finish(Context& ctx) { stage_->finish(ctx); }
+  sluice_status process(Context& ctx, const Batch& batch) {
+    // A retriever is no stage worker: the host has no side inputs for it to read.
+    if (!reads_side_inputs_) return stage_->process(ctx, batch);
+    CallScope call(ctx, cache_);
+    return stage_->process(ctx, batch);
+  }
+  void ack(Context& ctx, const Batch& batch) {
+    CallScope call(ctx, cache_);
+    stage_->ack(ctx, batch);
+  }
+  void finish(Context& ctx) {
+    CallScope call(ctx, cache_);
+    stage_->finish(ctx);
+  }
+  void side_input_changed(Context& ctx, std::string_view name, uint64_t version) {
+    CallScope call(ctx, cache_);
+    stage_->side_input_changed(ctx, name, version);
+  }
   // The source's pending_handler, for the host's pending hook (ABI 1.2); -1 unknown.
   int64_t pending() {
     try {
@@ -52,11 +81,14 @@ class PythonStage {
       case SLUICE_KIND_MAP: return make_map_stage(args);
       case SLUICE_KIND_SINK: return make_sink_stage(args);
       case SLUICE_KIND_SOURCE: return make_source_stage(args);
+      case SLUICE_KIND_SIDE_INPUT: return make_retriever_stage(args);
       default: throw ConfigError("the python type cannot be used as this kind of stage");
     }
   }
 
   std::unique_ptr<Stage> stage_;
+  bool reads_side_inputs_;
+  SideInputCache cache_;  // sluice.side_input's values, for this instance (worker) only
   std::string last_pending_error_;  // the last pending_handler complaint logged
 };
 
@@ -83,9 +115,12 @@ constexpr const char* kSchema = R"({
 }  // namespace
 
 void add_python_type(Library& lib) {
-  lib.add<PythonStage>({"python", SLUICE_KIND_MAP | SLUICE_KIND_SINK | SLUICE_KIND_SOURCE, "0.1.0",
-                        "runs a Python handler (module + function or class) as a map, a sink "
-                        "or a source",
+  lib.add<PythonStage>({"python",
+                        SLUICE_KIND_MAP | SLUICE_KIND_SINK | SLUICE_KIND_SOURCE |
+                            SLUICE_KIND_SIDE_INPUT,
+                        "0.1.0",
+                        "runs a Python handler (module + function or class) as a map, a sink, "
+                        "a source or a side-input retriever",
                         kSchema});
 }
 

@@ -17,6 +17,7 @@
 #include "datum.h"
 #include "event_loop.h"
 #include "handler.h"
+#include "on_side_input.h"
 #include "python_error.h"
 #include "python_thread.h"
 #include "sink_source_types.h"
@@ -100,11 +101,17 @@ class SinkStage final : public Stage {
     }
   }
 
+  void side_input_changed(Context&, std::string_view name, uint64_t version) override {
+    PythonThread::Hold gil(thread_);
+    on_side_input_.call(name, version);
+  }
+
  private:
   void load() {
     Target t = load_target(config_);
     if (t.is_class) instance_ = t.object;
     handler_ = sink_handler(t, &name_);
+    if (t.is_class) on_side_input_.set(method_of(t, "on_side_input"), t.name);
     datums_type_ = py::module_::import("sluice").attr("Datums");
   }
 
@@ -223,6 +230,7 @@ class SinkStage final : public Stage {
   void release() noexcept {
     if (loop_) loop_->close();
     loop_.reset();
+    on_side_input_.release();
     handler_ = datums_type_ = instance_ = py::object();
   }
 
@@ -237,6 +245,7 @@ class SinkStage final : public Stage {
   std::optional<EventLoop> loop_;
   py::object handler_;      // handler(datums)
   py::object instance_;     // the class's instance (for close()), or null
+  OnSideInput on_side_input_;
   py::object datums_type_;  // sluice.Datums
   std::string name_;        // "handlers.Writer.handler", for messages
 };
@@ -247,7 +256,9 @@ void check_sink_stage(const CreateArgs& args) {
   const HandlerConfig config = read_config(args);
   try {
     std::string name;
-    SinkStage::sink_handler(load_target(config, /*instantiate=*/false), &name);
+    const Target t = load_target(config, /*instantiate=*/false);
+    SinkStage::sink_handler(t, &name);
+    if (t.is_class) OnSideInput().set(method_of(t, "on_side_input"), t.name);
   } catch (const py::error_already_set& e) {
     throw ConfigError("loading the handler failed: " + describe(e));
   }

@@ -22,6 +22,7 @@
 #include "builtin/config.h"
 #include "event_loop.h"
 #include "handler.h"
+#include "on_side_input.h"
 #include "output.h"
 #include "python_error.h"
 #include "python_thread.h"
@@ -82,6 +83,11 @@ class SourceStage final : public Stage {
   ~SourceStage() override {
     PythonThread::Hold gil(thread_);
     release();
+  }
+
+  void side_input_changed(Context&, std::string_view name, uint64_t version) override {
+    PythonThread::Hold gil(thread_);
+    on_side_input_.call(name, version);
   }
 
   sluice_status process(Context& ctx, const Batch& batch) override {
@@ -212,6 +218,7 @@ class SourceStage final : public Stage {
     const Shape shape = source_shape(t);
     if (t.is_class) {
       instance_ = t.object;
+      on_side_input_.set(method_of(t, "on_side_input"), t.name);
       read_ = shape.read;
       with_output_ = shape.with_output;
       if (py::hasattr(instance_, "ack_handler")) ack_ = instance_.attr("ack_handler");
@@ -377,6 +384,7 @@ class SourceStage final : public Stage {
   void release() noexcept {
     if (loop_) loop_->close();
     loop_.reset();
+    on_side_input_.release();
     iterator_ = instance_ = read_ = ack_ = pending_ = py::object();
     end_ = read_request_ = ack_request_ = offset_ = output_type_ = take_ = py::object();
   }
@@ -419,6 +427,7 @@ class SourceStage final : public Stage {
   py::object take_;  // _take, for an async iterator
   // A Sourcer's.
   py::object instance_, read_, ack_, pending_;
+  OnSideInput on_side_input_;  // a Sourcer's on_side_input
   bool with_output_ = false;
   py::object read_request_, ack_request_, offset_, output_type_;
   py::object end_;  // sluice.END
@@ -429,7 +438,9 @@ class SourceStage final : public Stage {
 void check_source_stage(const CreateArgs& args) {
   const HandlerConfig config = read_config(args);
   try {
-    SourceStage::source_shape(load_target(config, /*instantiate=*/false));
+    const Target t = load_target(config, /*instantiate=*/false);
+    SourceStage::source_shape(t);
+    if (t.is_class) OnSideInput().set(method_of(t, "on_side_input"), t.name);
   } catch (const py::error_already_set& e) {
     throw ConfigError("loading the handler failed: " + describe(e));
   }

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 namespace sluice::python {
 
@@ -32,6 +33,9 @@ class Stage {
   // Sources only: how many messages the source still has to read, if it knows
   // (numaflow's pending handler). Called on the worker thread between process calls.
   virtual std::optional<int64_t> pending() { return std::nullopt; }
+  // A side input the stage lists is at `version` (ABI 1.3 side_input_changed): a class
+  // handler's on_side_input (on_side_input.h). Called inside a CallScope (side_inputs.h).
+  virtual void side_input_changed(Context&, std::string_view /*name*/, uint64_t /*version*/) {}
 };
 
 // One per kind, each in its own file (map_stage.cc, ...). Throw ConfigError for a bad
@@ -39,6 +43,8 @@ class Stage {
 std::unique_ptr<Stage> make_map_stage(const CreateArgs& args);
 std::unique_ptr<Stage> make_sink_stage(const CreateArgs& args);    // sink_stage.cc
 std::unique_ptr<Stage> make_source_stage(const CreateArgs& args);  // source_stage.cc
+// A side-input retriever (retriever: python): a function or class returning the value.
+std::unique_ptr<Stage> make_retriever_stage(const CreateArgs& args);  // retriever_stage.cc
 
 // `sluice check` (ABI 1.2 check): the same config reading and handler checks as the
 // make_* function, without making an instance (a class handler is not constructed).

@@ -242,8 +242,8 @@ TEST(Plugins, TableListsTheBuiltins) {
   const std::map<std::string, std::string> kinds = {
       {"blackhole", "sink"}, {"cat", "map (mt)"}, {"file", "source,sink,side-input"},
       {"filter", "map (mt)"}, {"generator", "source"}, {"log", "sink"},
-      {"stdin", "source"},   {"stdout", "sink"},      {"python", "source,map,sink"},
-      {"serve", "sink"},     {"serving", "source"}};
+      {"stdin", "source"},   {"stdout", "sink"},      {"serve", "sink"},
+      {"serving", "source"}, {"python", "source,map,sink,side-input"}};
   for (const auto& [name, kind] : kinds) EXPECT_EQ(by_name[name].kinds, kind) << name;
   EXPECT_EQ(by_name["blackhole"].description, "sink that counts and discards every message");
   EXPECT_EQ(by_name["cat"].description, "identity map: passes each message through unchanged");

@@ -275,5 +275,26 @@ class NumaflowServersTest(unittest.TestCase):
             self.assertIn("sluice run flow.yaml", str(caught.exception))
 
 
+class SideInputStandInTest(unittest.TestCase):
+    """Outside sluice run there is no host: the side-input functions say so, and a unit
+    test replaces them with fakes that the handler's own calls then reach."""
+
+    def test_raises_without_a_host(self):
+        with self.assertRaises(RuntimeError) as caught:
+            sluice.side_input("rates")
+        self.assertIn("only inside sluice run", str(caught.exception))
+        with self.assertRaises(RuntimeError):
+            sluice.side_input_version("rates")
+
+    def test_can_be_replaced_in_a_test(self):
+        from unittest import mock
+
+        def handler(datum):
+            return datum.value + sluice.side_input("suffix")
+
+        with mock.patch("sluice.side_input", lambda name, parse=None: b"!"):
+            self.assertEqual(handler(Datum(b"hi")), b"hi!")
+
+
 if __name__ == "__main__":
     unittest.main()
