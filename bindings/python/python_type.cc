@@ -71,6 +71,7 @@ class PythonStage {
       case SLUICE_KIND_MAP: check_map_stage(args); break;
       case SLUICE_KIND_SINK: check_sink_stage(args); break;
       case SLUICE_KIND_SOURCE: check_source_stage(args); break;
+      case SLUICE_KIND_SIDE_INPUT: check_retriever_stage(args); break;
       default: break;
     }
   }

@@ -35,6 +35,34 @@ HandlerConfig read_config(const CreateArgs& args) {
   return c;
 }
 
+// The callable a retrieval calls, and its name for messages ("retrievers.Fetch.retrieve").
+// With `instantiate` false (`sluice check`) a class is not made; its methods are still
+// found and their signatures checked. Throws ConfigError, or py::error_already_set when
+// the module cannot be imported.
+py::object find_retrieve(const HandlerConfig& config, bool instantiate, std::string* name) {
+  const Target t = load_target(config, instantiate);
+  *name = t.name;
+  py::object retrieve;
+  if (t.is_class) {
+    retrieve = method_of(t, "retrieve");
+    if (!retrieve.is_none()) {
+      *name += ".retrieve";
+    } else {
+      retrieve = method_of(t, "__call__");
+      if (retrieve.is_none())
+        throw ConfigError("config.class: " + t.name + " has neither a retrieve() method nor __call__");
+    }
+  } else {
+    retrieve = bind_args(t);
+  }
+  const Positional p = positional_parameters(retrieve);
+  if (p.required > 0)
+    throw ConfigError("config." + t.key + ": " + *name +
+                      " has the wrong signature: a retriever takes no positional arguments "
+                      "(give its keyword arguments in args:)");
+  return retrieve;
+}
+
 class RetrieverStage final : public Stage {
  public:
   explicit RetrieverStage(const CreateArgs& args) {
@@ -74,28 +102,7 @@ class RetrieverStage final : public Stage {
   }
 
  private:
-  void load(const HandlerConfig& config) {
-    const Target t = load_target(config);
-    name_ = t.name;
-    if (t.is_class) {
-      retrieve_ = method_of(t, "retrieve");
-      if (!retrieve_.is_none()) {
-        name_ += ".retrieve";
-      } else {
-        retrieve_ = method_of(t, "__call__");
-        if (retrieve_.is_none())
-          throw ConfigError("config.class: " + t.name +
-                            " has neither a retrieve() method nor __call__");
-      }
-    } else {
-      retrieve_ = bind_args(t);
-    }
-    const Positional p = positional_parameters(retrieve_);
-    if (p.required > 0)
-      throw ConfigError("config." + t.key + ": " + name_ +
-                        " has the wrong signature: a retriever takes no positional arguments "
-                        "(give its keyword arguments in args:)");
-  }
+  void load(const HandlerConfig& config) { retrieve_ = find_retrieve(config, /*instantiate=*/true, &name_); }
 
   // Drops every Python object. With the GIL held.
   void release() noexcept {
@@ -110,6 +117,16 @@ class RetrieverStage final : public Stage {
 };
 
 }  // namespace
+
+void check_retriever_stage(const CreateArgs& args) {
+  const HandlerConfig config = read_config(args);
+  try {
+    std::string name;
+    find_retrieve(config, /*instantiate=*/false, &name);
+  } catch (const py::error_already_set& e) {
+    throw ConfigError("loading the handler failed: " + describe(e));
+  }
+}
 
 std::unique_ptr<Stage> make_retriever_stage(const CreateArgs& args) {
   return std::make_unique<RetrieverStage>(args);

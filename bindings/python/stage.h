@@ -45,6 +45,7 @@ std::unique_ptr<Stage> make_sink_stage(const CreateArgs& args);    // sink_stage
 std::unique_ptr<Stage> make_source_stage(const CreateArgs& args);  // source_stage.cc
 // A side-input retriever (retriever: python): a function or class returning the value.
 std::unique_ptr<Stage> make_retriever_stage(const CreateArgs& args);  // retriever_stage.cc
+void check_retriever_stage(const CreateArgs& args);                   // `sluice check`
 
 // `sluice check` (ABI 1.2 check): the same config reading and handler checks as the
 // make_* function, without making an instance (a class handler is not constructed).

@@ -401,6 +401,31 @@ stages:
       << r;
 }
 
+// `sluice check` imports a Python retriever's module and checks its signature, and
+// reports a problem at the side input's config.
+TEST_F(PythonSideInputsTest, CheckLoadsPythonRetrievers) {
+  handlers(R"(
+def needs_arg(x):
+    return b"v"
+)");
+  const std::string f = flow(R"(
+name: py
+mode: job
+sideInputs:
+  - {name: a, retriever: python, config: {module: nosuchmodule, function: get}}
+  - {name: b, retriever: python, config: {module: h, function: needs_arg}}
+stages:
+  - {name: in, source: file, config: {path: in.txt}}
+  - {name: up, map: cat, sideInputs: [a, b]}
+  - {name: out, sink: file, config: {path: out.txt}}
+)");
+  const RunResult r = run_process(SLUICE_BIN, {"check", f}, options());
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_TRUE(contains(r.err, "side input \"a\" (retriever python")) << r;
+  EXPECT_TRUE(contains(r.err, "no Python module named \"nosuchmodule\"")) << r;
+  EXPECT_TRUE(contains(r.err, "h.needs_arg has the wrong signature: a retriever takes no positional arguments")) << r;
+}
+
 // `sluice plugins` lists the python type with the side-input kind.
 TEST_F(PythonSideInputsTest, PluginsListsThePythonTypeAsARetriever) {
   const RunResult r = run_process(SLUICE_BIN, {"plugins"}, options());
