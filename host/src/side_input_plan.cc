@@ -44,7 +44,7 @@ bool plan_side_inputs(const LoadedFlow& flow, std::vector<SideInputPlan>* out,
     p.type_name = s.retriever();
     if (p.type_name.empty())
       error(p.path, "side input \"" + s.name() + "\" names no retriever",
-            "add retriever: <type> (file, or a plugin type with the side-input kind)");
+            "add retriever: <type> (file, http, or a plugin type with the side-input kind)");
     if (s.has_config()) p.config_json = s.config().json();
 
     const flow::SideInputTrigger& t = s.trigger();
