@@ -82,10 +82,8 @@ class HttpRetriever {
     }
     read_headers(c);
     timeout_ms_ = c.duration_ms("timeout", kDefaultTimeoutMs);
-    const bool tls_verify = c.boolean("tlsVerify", true);
+    tls_verify_ = c.boolean("tlsVerify", true);
     c.reject_unknown_keys();
-
-    tls_verify_ = tls_verify;
     client_ = make_client(url_);
     if (!client_->is_valid()) throw c.error("url", "cpp-httplib cannot use " + url_.redacted());
   }

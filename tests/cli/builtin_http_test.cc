@@ -236,6 +236,27 @@ TEST(BuiltinHttp, FollowsRedirects) {
   EXPECT_EQ(server.path(1), "/new");
 }
 
+// Credentials stay with the configured origin: a redirect to another port gets the
+// other headers but not Authorization.
+TEST(BuiltinHttp, RedirectToAnotherOriginDropsAuthorization) {
+  LocalHttpServer target, origin;
+  target.set_answer(200, "elsewhere");
+  origin.set_answer(302, "", {{"Location", target.url("/there")}});
+  Retriever r(json{{"url", origin.url("/here")},
+                   {"headers", {{"Authorization", "Bearer abc"}, {"X-Tenant", "eu-1"}}}});
+  ASSERT_EQ(r.retrieve(), SLUICE_OK) << r.ctx.error;
+  EXPECT_EQ(r.ctx.values, std::vector<std::string>{"elsewhere"});
+  EXPECT_EQ(origin.request_header(0, "Authorization"), "Bearer abc");
+  EXPECT_EQ(target.path(0), "/there");
+  EXPECT_EQ(target.request_header(0, "Authorization"), "");
+  EXPECT_EQ(target.request_header(0, "X-Tenant"), "eu-1");
+
+  // A redirect loop ends with an error.
+  origin.set_answer(302, "", {{"Location", "/here"}});
+  EXPECT_EQ(r.retrieve(), SLUICE_ERROR);
+  EXPECT_EQ(r.ctx.error, "GET " + origin.url("/here") + ": more than 10 redirects");
+}
+
 TEST(BuiltinHttp, ConfiguredHeadersReachTheServer) {
   LocalHttpServer server;
   server.set_answer(200, "ok");

@@ -195,6 +195,28 @@ stages:
   EXPECT_TRUE(contains(r.err, "cannot be a side-input retriever")) << r;
 }
 
+// `sluice check` catches an http retriever's config mistakes through its JSON Schema,
+// before anything runs.
+TEST_F(SideInputsTest, CheckReportsHttpRetrieverConfigMistakes) {
+  write("flow.yaml", R"(name: bad
+sideInputs:
+  - {name: a, retriever: http, config: {url: "ftp://x/y"}}
+  - {name: b, retriever: http, config: {url: "http://h/", timeout: 10, tlsverify: false}}
+  - {name: c, retriever: http, config: {headers: {X: 1}}}
+stages:
+  - {name: in, source: generator}
+  - {name: tag, map: cat, sideInputs: [a, b, c]}
+  - {name: out, sink: blackhole}
+)");
+  RunResult r = sluice({"check", at("flow.yaml").string()});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_TRUE(contains(r.err, "flow.yaml:3:46: error: side input \"a\" config.url:")) << r;
+  EXPECT_TRUE(contains(r.err, "side input \"b\" config.timeout: expected a string, got 10")) << r;
+  EXPECT_TRUE(contains(r.err, "config.tlsverify: unknown key")) << r;
+  EXPECT_TRUE(contains(r.err, "side input \"c\" config: missing required key \"url\"")) << r;
+  EXPECT_TRUE(contains(r.err, "config.headers.X: expected a string, got 1")) << r;
+}
+
 // The serving listener: /readyz, the list, refresh on request, an interval trigger, a
 // failing retriever keeping the old value and recovering, and auth on the endpoints.
 TEST_F(SideInputsTest, ServingRefreshListTriggerAndFailures) {
