@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -15,6 +16,8 @@
 // The ABI, from the source tree: this test binary does not link the plugin API target.
 #include "../../plugin-api/include/sluice/plugin.h"
 #include "local_http_server.h"
+#include "sluice/serving/self_signed.h"
+#include "temp_dir.h"
 
 // What one call handed back to the host.
 struct sluice_ctx {
@@ -265,6 +268,29 @@ TEST(BuiltinHttp, ConfiguredHeadersReachTheServer) {
   ASSERT_EQ(r.retrieve(), SLUICE_OK) << r.ctx.error;
   EXPECT_EQ(server.request_header(0, "Authorization"), "Bearer abc");
   EXPECT_EQ(server.request_header(0, "X-Tenant"), "eu-1");
+}
+
+// https: a certificate the system does not trust fails the retrieval, unless
+// tlsVerify is false.
+TEST(BuiltinHttp, HttpsVerifiesTheCertificateUnlessTlsVerifyIsFalse) {
+  TempDir tmp("sluice-http-test");
+  const serving::PemPair pem = serving::make_self_signed_certificate({"127.0.0.1"});
+  std::ofstream(tmp / "c.pem") << pem.certificate;
+  std::ofstream(tmp / "k.pem") << pem.private_key;
+  LocalHttpServer server((tmp / "c.pem").string(), (tmp / "k.pem").string());
+  server.set_answer(200, "secure");
+  ASSERT_EQ(server.url("/").rfind("https://", 0), 0u);
+
+  Retriever verified(json{{"url", server.url("/s")}});
+  ASSERT_EQ(verified.created, SLUICE_OK) << verified.create_ctx.error;
+  EXPECT_EQ(verified.retrieve(), SLUICE_ERROR);
+  EXPECT_EQ(verified.ctx.error, "GET " + server.url("/s") +
+                                    ": the server's TLS certificate could not be verified "
+                                    "(tlsVerify: false skips this)");
+
+  Retriever unverified(json{{"url", server.url("/s")}, {"tlsVerify", false}});
+  ASSERT_EQ(unverified.retrieve(), SLUICE_OK) << unverified.ctx.error;
+  EXPECT_EQ(unverified.ctx.values, std::vector<std::string>{"secure"});
 }
 
 // Bad config is refused when the instance is created, naming the key.

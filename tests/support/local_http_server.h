@@ -1,5 +1,5 @@
 // A cpp-httplib server on 127.0.0.1 (an ephemeral port) for tests of HTTP clients such
-// as the `http` side-input retriever. Every GET goes to `answer`, which the test may
+// as the `http` side-input retriever; HTTPS when given a certificate and key file. Every GET goes to `answer`, which the test may
 // swap at any time; the headers of every request are recorded, so a test can assert
 // what reached the server (If-None-Match, Authorization).
 #pragma once
@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -20,8 +21,13 @@ class LocalHttpServer {
  public:
   using Answer = std::function<void(const httplib::Request&, httplib::Response&)>;
 
-  LocalHttpServer() {
-    server_.Get(".*", [this](const httplib::Request& req, httplib::Response& res) {
+  // Plain HTTP; or HTTPS with the PEM files `cert` and `key`.
+  explicit LocalHttpServer(const std::string& cert = "", const std::string& key = "")
+      : scheme_(cert.empty() ? "http" : "https") {
+    if (cert.empty()) server_ = std::make_unique<httplib::Server>();
+    else server_ = std::make_unique<httplib::SSLServer>(cert.c_str(), key.c_str());
+    if (!server_->is_valid()) throw std::runtime_error("cannot set up the server (certificate?)");
+    server_->Get(".*", [this](const httplib::Request& req, httplib::Response& res) {
       Answer answer;
       {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -32,16 +38,16 @@ class LocalHttpServer {
       if (answer) answer(req, res);
       else res.status = 404;
     });
-    port_ = server_.bind_to_any_port("127.0.0.1");
+    port_ = server_->bind_to_any_port("127.0.0.1");
     if (port_ <= 0) throw std::runtime_error("cannot bind 127.0.0.1");
     // 0.11.4 has no wait_until_ready(): bound first, so requests queue until it listens.
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    thread_ = std::thread([this] { server_->listen_after_bind(); });
     // A stop() before the accept loop has started is lost (the loop would then run for
     // ever): wait until it runs.
-    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    while (!server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   ~LocalHttpServer() {
-    server_.stop();
+    server_->stop();
     thread_.join();
   }
   LocalHttpServer(const LocalHttpServer&) = delete;
@@ -49,7 +55,7 @@ class LocalHttpServer {
 
   int port() const { return port_; }
   std::string url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
+    return scheme_ + "://127.0.0.1:" + std::to_string(port_) + path;
   }
 
   void set_answer(Answer a) {
@@ -87,7 +93,8 @@ class LocalHttpServer {
   }
 
  private:
-  httplib::Server server_;
+  std::string scheme_;
+  std::unique_ptr<httplib::Server> server_;
   int port_ = -1;
   std::thread thread_;
   mutable std::mutex mutex_;
