@@ -70,6 +70,26 @@ class Config {
     return v->get<bool>();
   }
 
+  // A duration written as the flow file writes them, "<digits><unit>" with unit ms, s
+  // or m ("500ms", "10s", "2m"), in milliseconds; `fallback` when absent. At least
+  // `min_ms`.
+  int64_t duration_ms(const std::string& key, int64_t fallback, int64_t min_ms = 1) {
+    const nlohmann::json* v = take(key);
+    if (v == nullptr) return fallback;
+    const std::string hint = " (write a duration such as \"10s\", \"500ms\" or \"2m\")";
+    if (!v->is_string()) throw error(key, "expected a duration, got " + v->dump() + hint);
+    const std::string s = v->get<std::string>();
+    size_t digits = 0;
+    while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
+    const std::string unit = s.substr(digits);
+    const int64_t scale = unit == "ms" ? 1 : unit == "s" ? 1000 : unit == "m" ? 60000 : 0;
+    if (digits == 0 || digits > 9 || scale == 0)
+      throw error(key, "\"" + s + "\" is not a duration" + hint);
+    const int64_t ms = std::stoll(s.substr(0, digits)) * scale;
+    if (ms < min_ms) throw error(key, "\"" + s + "\" is shorter than " + std::to_string(min_ms) + "ms");
+    return ms;
+  }
+
   // One string out of `choices`; `fallback` when absent.
   std::string choice(const std::string& key, const std::string& fallback,
                      std::initializer_list<std::string_view> choices) {

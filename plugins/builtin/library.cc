@@ -11,4 +11,5 @@ SLUICE_PLUGIN("sluice-builtin", lib) {
   sluice::builtin::add_stdout(lib);
   sluice::builtin::add_log(lib);
   sluice::builtin::add_serve(lib);
+  sluice::builtin::add_http(lib);
 }

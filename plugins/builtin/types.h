@@ -14,5 +14,6 @@ void add_filter(Library& lib);
 void add_stdout(Library& lib);
 void add_log(Library& lib);
 void add_serve(Library& lib);  // answers serving requests
+void add_http(Library& lib);   // side input: an HTTP(S) GET
 
 }  // namespace sluice::builtin

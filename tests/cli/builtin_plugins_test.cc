@@ -637,7 +637,8 @@ TEST(BuiltinPlugins, ListsEveryTypeWithItsKindsAndAClosedSchema) {
                                                  {"stdin", {"source"}, false},
                                                  {"filter", {"map"}, true},
                                                  {"stdout", {"sink"}, false},
-                                                 {"log", {"sink"}, false}}) {
+                                                 {"log", {"sink"}, false},
+                                                 {"http", {"side-input"}, false}}) {
     ASSERT_EQ(types.count(e.name), 1u) << e.name << r;
     const json& t = types[e.name];
     EXPECT_EQ(t.at("kinds"), e.kinds) << e.name;

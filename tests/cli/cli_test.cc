@@ -48,10 +48,10 @@ const std::string kFixtureDir = SLUICE_FIXTURE_DIR;
 
 // The types of libsluice-builtin.so, sorted by name as `sluice plugins` lists them.
 const std::vector<std::string> kBuiltinTypes = {"blackhole", "cat",   "file",  "filter", "generator",
-                                                "log",       "serve", "stdin", "stdout"};
+                                                "http",      "log",   "serve", "stdin", "stdout"};
 // Every type in the built-in folder: libsluice-builtin.so's and libsluice-python.so's.
 const std::vector<std::string> kBuiltinFolderTypes = {
-    "blackhole", "cat", "file", "filter", "generator", "log", "python", "serve", "stdin", "stdout"};
+    "blackhole", "cat", "file", "filter", "generator", "http", "log", "python", "serve", "stdin", "stdout"};
 // The types linked into the sluice executable itself (sorted), listed with this label
 // for a file.
 const std::vector<std::string> kLinkedTypes = {"serving", "side-input"};
@@ -243,7 +243,7 @@ TEST(Plugins, TableListsTheBuiltins) {
       {"blackhole", "sink"}, {"cat", "map (mt)"}, {"file", "source,sink,side-input"},
       {"filter", "map (mt)"}, {"generator", "source"}, {"log", "sink"},
       {"stdin", "source"},   {"stdout", "sink"},      {"serve", "sink"},
-      {"serving", "source"}, {"python", "source,map,sink,side-input"}};
+      {"serving", "source"}, {"python", "source,map,sink,side-input"}, {"http", "side-input"}};
   for (const auto& [name, kind] : kinds) EXPECT_EQ(by_name[name].kinds, kind) << name;
   EXPECT_EQ(by_name["blackhole"].description, "sink that counts and discards every message");
   EXPECT_EQ(by_name["cat"].description, "identity map: passes each message through unchanged");
@@ -311,7 +311,7 @@ TEST(Plugins, FixtureFolderListsGoodTypesAndOneErrorLinePerBrokenLibrary) {
   EXPECT_EQ(type_names(rows),
             (std::vector<std::string>{"blackhole", "c-counter", "c-upper", "cat",
                                       "cpp-ack-source", "cpp-drop-source", "cpp-finish", "cpp-misbehave", "cpp-status",
-                                      "cpp-throw", "file", "filter", "generator", "log",
+                                      "cpp-throw", "file", "filter", "generator", "http", "log",
                                       "old-minor", "python", "serve", "serving", "side-input", "stdin", "stdout", "test-ack-source",
                                       "test-flaky-map", "test-flaky-retriever", "test-flaky-sink", "test-side-input-map",
                                       "test-slow-sink", "test-tag-map",

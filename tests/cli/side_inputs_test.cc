@@ -1,5 +1,5 @@
 // Side inputs end to end through the `sluice` binary: real plugins (the built-in `file`
-// retriever, the test fixtures' side-input map and flaky retriever), a real SQLite
+// and `http` retrievers, the test fixtures' side-input map and flaky retriever), a real SQLite
 // side-input store, and the serving listener's side-input endpoints over loopback HTTP.
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -9,12 +9,14 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
 
+#include "local_http_server.h"
 #include "run_process.h"
 #include "temp_dir.h"
 
@@ -209,6 +211,28 @@ stages:
   EXPECT_EQ(r.exit_code, 2) << r;
   EXPECT_TRUE(contains(r.err, "flow.yaml:3:29: error: type \"cat\"")) << r;
   EXPECT_TRUE(contains(r.err, "cannot be a side-input retriever")) << r;
+}
+
+// `sluice check` catches an http retriever's config mistakes through its JSON Schema,
+// before anything runs.
+TEST_F(SideInputsTest, CheckReportsHttpRetrieverConfigMistakes) {
+  write("flow.yaml", R"(name: bad
+sideInputs:
+  - {name: a, retriever: http, config: {url: "ftp://x/y"}}
+  - {name: b, retriever: http, config: {url: "http://h/", timeout: 10, tlsverify: false}}
+  - {name: c, retriever: http, config: {headers: {X: 1}}}
+stages:
+  - {name: in, source: generator}
+  - {name: tag, map: cat, sideInputs: [a, b, c]}
+  - {name: out, sink: blackhole}
+)");
+  RunResult r = sluice({"check", at("flow.yaml").string()});
+  EXPECT_EQ(r.exit_code, 2) << r;
+  EXPECT_TRUE(contains(r.err, "flow.yaml:3:46: error: side input \"a\" config.url:")) << r;
+  EXPECT_TRUE(contains(r.err, "side input \"b\" config.timeout: expected a string, got 10")) << r;
+  EXPECT_TRUE(contains(r.err, "config.tlsverify: unknown key")) << r;
+  EXPECT_TRUE(contains(r.err, "side input \"c\" config: missing required key \"url\"")) << r;
+  EXPECT_TRUE(contains(r.err, "config.headers.X: expected a string, got 1")) << r;
 }
 
 // The serving listener: /readyz (which does not wait for a side input no stage reads),
@@ -484,6 +508,127 @@ stages:
   EXPECT_TRUE(contains(r.err, "flow.yaml:5:")) << r;
   EXPECT_TRUE(contains(r.err, "side input \"deny\" (retriever file")) << r;
   EXPECT_TRUE(contains(r.err, "follow")) << r;
+}
+
+// The built-in `http` retriever in a running flow against a loopback server: the value
+// is served; a 304 to its If-None-Match and an identical body keep the version; a 500
+// keeps the old value, is counted with its status, and the flow recovers; configured
+// headers (with ${ENV} substituted by the host) reach the server.
+TEST_F(SideInputsTest, HttpRetrieverKeepsVersionsOnNoChangeAndRecoversFromErrors) {
+  LocalHttpServer server;
+  std::mutex m;
+  std::string body = "v1", etag = "\"e1\"";
+  int status = 200;
+  server.set_answer([&](const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard<std::mutex> lock(m);
+    if (status != 200) {
+      res.status = status;
+      res.set_content("upstream broke", "text/plain");
+      return;
+    }
+    if (!etag.empty()) {
+      res.set_header("ETag", etag);
+      if (req.get_header_value("If-None-Match") == etag) {
+        res.status = 304;
+        return;
+      }
+    }
+    res.set_content(body, "text/plain");
+  });
+  write("flow.yaml", "name: si\nplugins: [" + std::string(SLUICE_FIXTURE_DIR) + R"(]
+sideInputs:
+  - name: prices
+    retriever: http
+    config:
+      url: )" + server.url("/prices?key=${SI_TEST_TOKEN}") + R"(
+      headers: {Authorization: "Bearer ${SI_TEST_TOKEN}"}
+      timeout: 5s
+    trigger: {interval: 100ms}
+    retry: {initialInterval: 50ms, cap: 200ms}
+stages:
+  - {name: in, source: serving}
+  - name: tag
+    map: test-side-input-map
+    config: {side_input: prices}
+    sideInputs: [prices]
+  - {name: out, sink: serve}
+serving:
+  http: 127.0.0.1:0
+)");
+  RunOptions opts;
+  opts.env["SLUICE_PLUGIN_PATH"] = std::nullopt;
+  opts.env["SI_TEST_TOKEN"] = "tok-123";
+  opts.timeout = 100s;
+  ChildProcess proc(SLUICE_BIN, {"run", at("flow.yaml").string(), "--no-summary"}, opts);
+  int port = -1;
+  ASSERT_TRUE(eventually([&] {
+    std::smatch match;
+    const std::string err = proc.err_so_far();
+    if (std::regex_search(err, match, std::regex("listening on http://127\\.0\\.0\\.1:([0-9]+)")))
+      port = std::stoi(match[1]);
+    return port > 0 || !proc.running();
+  }) && port > 0) << proc.err_so_far();
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(20s);
+  auto sync = [&] {
+    auto r = c.Post("/v1/process/sync", "x", "text/plain");
+    return r && r->status == 200 ? r->body : std::string("(failed)");
+  };
+  auto prices = [&] {
+    auto r = c.Get("/v1/side-inputs");
+    if (!r || r->status != 200) return json();
+    return json::parse(r->body)["sideInputs"][0];
+  };
+  ASSERT_TRUE(eventually([&] { return sync() == "x|v1@1"; })) << sync() << proc.err_so_far();
+  EXPECT_EQ(server.request_header(0, "Authorization"), "Bearer tok-123");
+  EXPECT_EQ(server.path(0), "/prices");
+
+  // 304: the server saw the ETag come back, and the version stays.
+  const size_t before = server.request_count();
+  ASSERT_TRUE(eventually([&] { return server.request_count() >= before + 3; }));
+  EXPECT_EQ(server.last_header("If-None-Match"), "\"e1\"");
+  EXPECT_GE(prices()["unchanged"].get<int>(), 2) << prices().dump();
+  EXPECT_EQ(prices()["version"], 1);
+
+  // The same bytes without validators: still version 1.
+  {
+    std::lock_guard<std::mutex> lock(m);
+    etag.clear();
+  }
+  const size_t plain = server.request_count();
+  ASSERT_TRUE(eventually([&] { return server.request_count() >= plain + 3; }));
+  EXPECT_EQ(server.last_header("If-None-Match"), "");
+  EXPECT_EQ(sync(), "x|v1@1");
+  EXPECT_EQ(prices()["changed"], 1);
+
+  // A 500 keeps the old value, with the status in lastError and no secret in it.
+  {
+    std::lock_guard<std::mutex> lock(m);
+    status = 500;
+  }
+  ASSERT_TRUE(eventually([&] {
+    json p = prices();
+    return p.is_object() && p["failed"].get<int>() >= 2;
+  })) << prices().dump();
+  const std::string last_error = prices()["lastError"];
+  EXPECT_TRUE(contains(last_error, "GET " + server.url("/prices?...") + ": HTTP 500: upstream broke"))
+      << last_error;
+  EXPECT_FALSE(contains(last_error, "tok-123")) << last_error;
+  EXPECT_EQ(sync(), "x|v1@1");
+
+  // Recovery with a new body: version 2.
+  {
+    std::lock_guard<std::mutex> lock(m);
+    status = 200;
+    body = "v2";
+  }
+  EXPECT_TRUE(eventually([&] { return sync() == "x|v2@2"; })) << sync();
+  EXPECT_EQ(prices()["lastError"], "");
+  EXPECT_TRUE(contains(proc.err_so_far(), "retrieval failed (the old value stays")) << proc.err_so_far();
+
+  proc.signal(SIGTERM);
+  RunResult r = proc.wait();
+  EXPECT_EQ(r.exit_code, 0) << r;
 }
 
 }  // namespace

@@ -203,8 +203,9 @@ TEST(SideInputRegistry, WaitForReturnsWhatIsStillMissing) {
 
 // Readers refreshing and reading while a writer publishes as fast as it can: every read
 // sees a whole value (its bytes match its version) and versions never go backwards.
-// Run under AddressSanitizer or ThreadSanitizer (see docs/side-inputs.md) this also
-// shows no value is freed while a reader holds it.
+// tests/sanitizers/side_input_readers.cc runs the same check under ThreadSanitizer and
+// AddressSanitizer (sanitizers.side_input_readers_*), which also shows there is no data
+// race and no value is freed while a reader holds it.
 TEST(SideInputRegistry, ConcurrentReadersNeverSeeATornOrFreedValue) {
   SideInputRegistry registry({"v"});
   auto make = [](uint64_t version) {
