@@ -80,6 +80,21 @@ bool MetricsServer::start(const std::string& address, const FlowMetrics& metrics
   impl_->server.Get("/livez", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
   });
+  // A POST without Content-Length (curl -X POST) has no body; cpp-httplib would read
+  // until the connection closes, then answer 400. The refresh endpoint takes no body:
+  // answer it before the body is read.
+  impl_->server.set_pre_routing_handler([side_inputs, authorized](const httplib::Request& req,
+                                                                  httplib::Response& res) {
+    constexpr std::string_view kPrefix = "/v1/side-inputs/", kSuffix = "/refresh";
+    if (req.method != "POST" || req.has_header("Content-Length") || req.has_header("Transfer-Encoding") ||
+        req.path.size() <= kPrefix.size() + kSuffix.size() || req.path.compare(0, kPrefix.size(), kPrefix) != 0 ||
+        req.path.compare(req.path.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0)
+      return httplib::Server::HandlerResponse::Unhandled;
+    const std::string name = req.path.substr(kPrefix.size(), req.path.size() - kPrefix.size() - kSuffix.size());
+    if (name.find('/') != std::string::npos) return httplib::Server::HandlerResponse::Unhandled;
+    if (authorized(req, res)) send(res, side_input_refresh(side_inputs, name));
+    return httplib::Server::HandlerResponse::Handled;
+  });
   const int bound = port == 0 ? impl_->server.bind_to_any_port(host)
                               : (impl_->server.bind_to_port(host, port) ? port : -1);
   if (bound < 0) {

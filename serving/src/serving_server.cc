@@ -67,6 +67,11 @@ constexpr Route kRefreshRoute = {"/v1/side-inputs/{name}/refresh", kSideInputRef
 constexpr std::string_view kSideInputsPrefix = "/v1/side-inputs/";
 constexpr std::string_view kRefreshSuffix = "/refresh";
 
+// The {name} of a path find_route matched as kRefreshRoute.
+std::string side_input_name_of(const std::string& path) {
+  return path.substr(kSideInputsPrefix.size(), path.size() - kSideInputsPrefix.size() - kRefreshSuffix.size());
+}
+
 const Route* find_route(const std::string& path) {
   for (const Route& r : kRoutes)
     if (path == r.path) return &r;
@@ -80,7 +85,7 @@ const Route* find_route(const std::string& path) {
 
 
 // Status codes counted per endpoint in /metrics.
-constexpr int kCodes[] = {200, 202, 204, 400, 401, 404, 405, 408, 409, 413, 429, 500, 503};
+constexpr int kCodes[] = {200, 202, 204, 400, 401, 404, 405, 408, 409, 411, 413, 429, 500, 503};
 constexpr size_t kCodeCount = std::size(kCodes) + 1;  // + "other"
 
 size_t code_slot(int code) {
@@ -299,6 +304,19 @@ struct ServingServer::Impl {
                                  : "the bearer token is not valid");
         return HandlerResponse::Handled;
       }
+    }
+    if (req.method == "POST" && !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
+      // No body (curl -X POST sends no Content-Length). cpp-httplib would read until
+      // the connection closes, then answer 400: answer now instead. The refresh
+      // endpoint takes no body anyway.
+      if (r->endpoint == kSideInputRefresh) {
+        send(res, host::side_input_refresh(side_inputs, side_input_name_of(req.path)));
+        return HandlerResponse::Handled;
+      }
+      res.set_header("Connection", "close");
+      json_error(res, 411, "a POST to " + req.path + " needs Content-Length (or chunked Transfer-Encoding); "
+                           "curl -d '' sends an empty body");
+      return HandlerResponse::Handled;
     }
     return HandlerResponse::Unhandled;
   }

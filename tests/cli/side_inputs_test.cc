@@ -3,7 +3,11 @@
 // side-input store, and the serving listener's side-input endpoints over loopback HTTP.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -29,6 +33,33 @@ using namespace std::chrono_literals;
 
 bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
+}
+
+// Sends `request` as is to 127.0.0.1:port and returns what comes back until the server
+// closes the connection or 10 s pass (httplib's client always sends Content-Length; this
+// does what `curl -X POST` does).
+std::string raw_http(int port, const std::string& request) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return "";
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string got;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size())) {
+    char buf[4096];
+    ssize_t n;
+    // One response is enough: stop once the headers and a JSON body's end are in.
+    while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) {
+      got.append(buf, static_cast<size_t>(n));
+      if (got.find("\r\n\r\n") != std::string::npos && !got.empty() && got.back() == '}') break;
+    }
+  }
+  ::close(fd);
+  return got;
 }
 
 bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout = 15000ms) {
@@ -353,6 +384,18 @@ serving:
   ASSERT_TRUE(m_wrong);
   EXPECT_EQ(m_wrong->status, 401);
   EXPECT_TRUE(contains(m_wrong->body, "the bearer token is not valid")) << m_wrong->body;
+  // Without Content-Length (curl -X POST): answered at once, on both listeners; other
+  // POSTs without it get 411 instead of a wait for a body.
+  const std::string bare_auth = "Authorization: Bearer s3cret\r\n";
+  std::string bare = raw_http(metrics_port, "POST /v1/side-inputs/deny/refresh HTTP/1.1\r\nHost: x\r\n" + bare_auth + "\r\n");
+  EXPECT_EQ(bare.rfind("HTTP/1.1 202", 0), 0u) << bare;
+  bare = raw_http(metrics_port, "POST /v1/side-inputs/deny/refresh HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(bare.rfind("HTTP/1.1 401", 0), 0u) << bare;
+  bare = raw_http(port, "POST /v1/side-inputs/deny/refresh HTTP/1.1\r\nHost: x\r\n" + bare_auth + "\r\n");
+  EXPECT_EQ(bare.rfind("HTTP/1.1 202", 0), 0u) << bare;
+  bare = raw_http(port, "POST /v1/process/sync HTTP/1.1\r\nHost: x\r\n" + bare_auth + "\r\n");
+  EXPECT_EQ(bare.rfind("HTTP/1.1 411", 0), 0u) << bare;
+  EXPECT_TRUE(contains(bare, "curl -d ''")) << bare;
   auto m_list = m.Get("/v1/side-inputs", auth);
   ASSERT_TRUE(m_list);
   ASSERT_EQ(m_list->status, 200);
@@ -428,6 +471,9 @@ edges:
   auto deny_refresh = c.Post("/v1/side-inputs/deny/refresh", "", "text/plain");
   ASSERT_TRUE(deny_refresh);
   EXPECT_EQ(deny_refresh->status, 202);
+  // As `curl -X POST` sends it: no Content-Length, no body.
+  const std::string bare = raw_http(port, "POST /v1/side-inputs/deny/refresh HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(bare.rfind("HTTP/1.1 202", 0), 0u) << bare;
   auto unknown = c.Post("/v1/side-inputs/nope/refresh", "", "text/plain");
   ASSERT_TRUE(unknown);
   EXPECT_EQ(unknown->status, 404);
