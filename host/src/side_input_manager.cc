@@ -67,6 +67,10 @@ struct SideInputManager::Entry {
   uint64_t call_seq = 0;       // calls asked of the retriever thread
   uint64_t answered_seq = 0;   // calls it answered
   bool call_running = false;
+  // The last value could not be stored: make a new retriever instance before the next
+  // call, so one that remembers what it sent (an ETag, a file's mtime) does not answer
+  // "no change" to a value that never became current.
+  bool recreate_instance = false;
   Answer answer;               // of call answered_seq
   Status status;               // counters and last error (value fields filled by list())
   std::optional<SystemClock::time_point> next;
@@ -154,7 +158,10 @@ void SideInputManager::Entry::retriever_loop() {
     if (stopping) break;
     const uint64_t seq = call_seq;
     call_running = true;
+    const bool recreate = recreate_instance;
+    recreate_instance = false;
     lock.unlock();
+    if (recreate) instance.reset();
 
     Answer a;
     RetrieverSink sink;
@@ -239,6 +246,7 @@ void SideInputManager::Entry::scheduler_loop() {
       } catch (const std::exception& e) {
         lock.lock();
         error = std::string("storing the value failed: ") + e.what();
+        recreate_instance = true;
       }
     }
 

@@ -510,6 +510,47 @@ edges:
   EXPECT_EQ(r.exit_code, 0) << r;
 }
 
+// A value the store refuses (over 64 MiB) keeps failing: the retriever instance is made
+// anew after a store failure, so the file retriever cannot answer "no change" to a
+// value that never became current.
+TEST_F(SideInputsTest, AValueTheStoreRefusesIsNotLaterTakenForNoChange) {
+  {
+    std::ofstream big(at("big.txt"), std::ios::binary);
+    const std::string mib(1 << 20, 'x');
+    for (int i = 0; i < 65; ++i) big << mib;
+  }
+  write("flow.yaml", R"(name: si
+sideInputs:
+  - name: big
+    retriever: file
+    config: {path: big.txt}
+    retry: {initialInterval: 50ms, cap: 100ms}
+stages:
+  - {name: in, source: generator, config: {rate: 10}}
+  - {name: out, sink: blackhole}
+)");
+  RunOptions opts;
+  opts.env["SLUICE_PLUGIN_PATH"] = std::nullopt;
+  opts.timeout = 100s;
+  ChildProcess proc(SLUICE_BIN, {"run", at("flow.yaml").string(), "--no-summary", "--metrics-addr", "127.0.0.1:0"},
+                    opts);
+  const int port = logged_port(proc, "metrics at");
+  ASSERT_GT(port, 0) << proc.err_so_far();
+  httplib::Client c("127.0.0.1", port);
+  auto big = [&] {
+    auto r = c.Get("/v1/side-inputs");
+    if (!r || r->status != 200) return json();
+    return json::parse(r->body)["sideInputs"][0];
+  };
+  ASSERT_TRUE(eventually([&] { return big().is_object() && big()["failed"].get<int>() >= 3; })) << big().dump();
+  const json s = big();
+  EXPECT_EQ(s["unchanged"], 0) << s.dump();
+  EXPECT_EQ(s["version"], 0) << s.dump();
+  EXPECT_TRUE(contains(s["lastError"].get<std::string>(), "storing the value failed")) << s.dump();
+  proc.signal(SIGTERM);
+  EXPECT_EQ(proc.wait().exit_code, 0);
+}
+
 // `sluice check` on the side-input sink and retriever-less side inputs, and the deep
 // check of a retriever's config.
 TEST_F(SideInputsTest, CheckSinkReferencesAndRetrieverConfigs) {
