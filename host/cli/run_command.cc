@@ -37,6 +37,7 @@ struct RunOptions {
   std::string metrics_addr;
   std::string progress = "auto";
   bool summary = true;
+  bool flush_windows = false;
 };
 
 std::string human(double v) {
@@ -203,6 +204,7 @@ int run(const RunOptions& options) {
 
   std::optional<PreparedFlow> flow = prepare_flow(options.flow, /*bind=*/true);
   if (!flow) return kExitUsage;
+  flow->plan.flush_windows_on_stop = options.flush_windows;
 
   // A serving flow: the store, the hub and the HTTP server outlive the runtime (which
   // reports to the hub), and the server is stopped before the hub goes.
@@ -341,6 +343,9 @@ Command add_run_command(CLI::App& app) {
                   "live progress line on stderr: auto (a job on a terminal), always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}));
   cmd->add_flag("!--no-summary", options->summary, "do not print the summary table at exit");
+  cmd->add_flag("--flush-windows", options->flush_windows,
+                "at a stop, close reduce stages' open windows and emit their results (default: "
+                "let them go unacknowledged, for a replaying source to read again)");
   return {cmd, [options] { return run(*options); }};
 }
 

@@ -22,6 +22,7 @@ void AckInbox::on_complete(Lineage* lineage) noexcept {
   std::lock_guard<std::mutex> lock(mutex_);
   completed_.push_back(lineage);  // bad_alloc here ends the process (noexcept): no ack lost silently
   outstanding_.fetch_sub(1, std::memory_order_relaxed);
+  if (lineage->abandoned()) abandoned_.fetch_add(1, std::memory_order_relaxed);
   completed_cv_.notify_one();
 }
 

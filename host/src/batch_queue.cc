@@ -16,7 +16,8 @@ void BatchQueue::producer_done() {
 }
 
 bool BatchQueue::push(std::unique_ptr<MessageBatch>& batch) {
-  if (!batch || batch->empty()) return true;
+  // An empty batch is worth queueing only for the watermark it carries.
+  if (!batch || (batch->empty() && batch->watermark() == SLUICE_TIME_UNSET)) return true;
   const size_t n = batch->size();
   std::unique_lock<std::mutex> lock(mutex_);
   not_full_.wait(lock, [&] {

@@ -117,6 +117,29 @@ std::string FlowMetrics::prometheus() const {
                "\",kind=\"" + s->kind + "\"} " +
                std::to_string(s->pending.load(std::memory_order_relaxed)) + "\n";
   }
+  // Reduce stages only.
+  auto reduce_family = [&](const char* name, const char* type, const char* help, auto value_of) {
+    bool any = false;
+    for (const auto& s : stages_) any = any || s->kind == "reduce";
+    if (!any) return;
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    for (const auto& s : stages_)
+      if (s->kind == "reduce")
+        out += std::string(name) + "{" + flow + ",stage=\"" + escape(s->stage) + "\"} " + value_of(*s) + "\n";
+  };
+  reduce_family("sluice_reduce_late_messages_total", "counter",
+                "Messages later than every window they belong to (dropped or routed).",
+                [](const StageMetrics& s) { return std::to_string(read(s.late)); });
+  reduce_family("sluice_reduce_windows_closed_total", "counter", "Windows closed (their results emitted).",
+                [](const StageMetrics& s) { return std::to_string(read(s.windows_closed)); });
+  reduce_family("sluice_reduce_open_windows", "gauge", "Windows open now (one per key and window).",
+                [](const StageMetrics& s) { return std::to_string(s.open_windows.load(std::memory_order_relaxed)); });
+  reduce_family("sluice_reduce_watermark_seconds", "gauge",
+                "The reduce stage's input watermark (Unix time; NaN before every input reported one).",
+                [](const StageMetrics& s) {
+                  const int64_t w = s.watermark.load(std::memory_order_relaxed);
+                  return w == INT64_MIN ? std::string("NaN") : num(static_cast<double>(w) / 1000.0);
+                });
   stage_family("sluice_stage_queue_depth_messages", "gauge",
                "Messages waiting in the stage's input queue.",
                [](const StageMetrics& s) { return s.queue_depth ? s.queue_depth() : 0; });

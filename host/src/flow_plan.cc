@@ -98,9 +98,7 @@ struct Planner {
         error(st.path + "." + kind_word(st.kind), "stage \"" + s.name() + "\" names no type",
               "write the plugin type after " + std::string(kind_word(st.kind)) +
                   ": (sluice plugins lists them)");
-      if (st.kind == SLUICE_KIND_REDUCE)
-        error(st.path + ".reduce", "reduce stages are not supported by this version of sluice",
-              "use a map, or a sink that aggregates");
+      plan_reduce(flow, i, st.kind, &st.reduce, &st.watermark, diag);
       st.config_json = s.has_config() && !s.config().json().empty() ? s.config().json() : "{}";
       st.threads = s.has_threads() ? s.threads() : 1;
       if (st.threads == 0 || st.threads > 256)
@@ -458,6 +456,7 @@ std::optional<FlowPlan> plan_flow(const LoadedFlow& flow, Diagnostics* diagnosti
   p.policies();
   p.edges();
   p.structure();
+  plan_reduce_paths(&p.plan.stages, p.plan.edges, flow, diagnostics);
   if (f.has_serving())
     p.plan.serving = plan_serving(flow, p.plan.name, options.getenv, diagnostics,
                                   options.read_secrets);

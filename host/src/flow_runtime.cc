@@ -266,6 +266,12 @@ void FlowRuntime::wait(const std::function<void()>& tick, std::chrono::milliseco
       lock.lock();
     }
   }
+  // Drained, but source messages that reduce windows let go at the stop were never
+  // acknowledged (they are abandoned, not outstanding): say so, as for a forced stop.
+  if (!s.failed && s.result.outcome == FlowResult::Outcome::kCompleted) {
+    s.result.leftovers = leftovers_of(s);
+    if (!s.result.leftovers.empty()) s.result.outcome = FlowResult::Outcome::kUndrained;
+  }
   lock.unlock();
   for (std::thread& t : s.threads)
     if (t.joinable()) t.join();

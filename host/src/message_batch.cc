@@ -9,6 +9,7 @@ void MessageBatch::clear() {
   records_.clear();
   strs_.clear();
   watermark_ = SLUICE_TIME_UNSET;
+  origin_ = -1;
   view_stale_ = true;
 }
 

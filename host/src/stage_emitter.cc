@@ -36,6 +36,7 @@ StageEmitter::StageEmitter(FlowRuntime::State& flow, StageRuntime& stage, uint32
       lanes[l].queue = r.target->lanes[l].get();
       lanes[l].edge = r.metrics;
       lanes[l].batch = flow_.pool.get();
+      lanes[l].wants_watermarks = r.target->plan->feeds_reduce || r.target->plan->kind == SLUICE_KIND_REDUCE;
     }
     return lanes;
   };
@@ -66,6 +67,9 @@ void StageEmitter::producers_done() {
 void StageEmitter::begin_call(MessageBatch* input, const uint32_t* index_map, size_t count,
                               bool finishing) {
   input_ = input;
+  window_parent_ = nullptr;
+  window_lineage_ = nullptr;
+  call_max_event_time_ = SLUICE_TIME_UNSET;
   finishing_ = finishing;
   index_map_ = index_map;
   input_view_ = input != nullptr ? input->view() : nullptr;
@@ -82,6 +86,12 @@ void StageEmitter::begin_call(MessageBatch* input, const uint32_t* index_map, si
       lane.mark = lane.batch->size();
       lane.origin.clear();
     }
+}
+
+void StageEmitter::begin_window_call(const sluice_message* parent, Lineage* lineage) {
+  begin_call(nullptr, nullptr, 1);
+  window_parent_ = parent;
+  window_lineage_ = lineage;
 }
 
 uint64_t StageEmitter::key_hash(const sluice_output& out, const sluice_message* parent) const {
@@ -132,6 +142,14 @@ void StageEmitter::on_emit(size_t input_index, const sluice_output& out) {
     origin = static_cast<uint32_t>(call_lineages_.size());
     call_lineages_.push_back(inbox_ != nullptr && !finishing_ ? inbox_->make(id) : nullptr);
     lineage = call_lineages_.back();
+    const int64_t event_time = out.event_time != SLUICE_TIME_UNSET ? out.event_time : call_time_ms_;
+    if (call_max_event_time_ == SLUICE_TIME_UNSET || event_time > call_max_event_time_)
+      call_max_event_time_ = event_time;
+  } else if (window_parent_ != nullptr) {
+    parent = window_parent_;
+    lineage = window_lineage_;
+    id = std::string_view(parent->id.data, parent->id.size);
+    origin = 0;
   } else if (input_index != SLUICE_NO_INPUT && input_ != nullptr) {
     parent = input_view_[index_map_ ? index_map_[input_index] : input_index];
     lineage = input_->lineage(index_map_ ? index_map_[input_index] : input_index);
@@ -233,6 +251,10 @@ size_t StageEmitter::commit(const std::vector<uint8_t>* failed_inputs) {
       if (call_lineages_[o] != nullptr) call_lineages_[o]->adjust(static_cast<int64_t>(copies_[o]) - 1);
     }
     call_lineages_.clear();
+  } else if (window_parent_ != nullptr) {
+    // A reduce's window call: the window stands for its inputs (held by the reduce
+    // until the window's results are done), so nothing counts as dropped.
+    if (window_lineage_ != nullptr) window_lineage_->adjust(static_cast<int64_t>(copies_[0]) - 1);
   } else if (input_ != nullptr && stage_.plan->kind != SLUICE_KIND_SINK) {
     // (A sink's inputs end in the worker, by outcome.)
     for (size_t i = 0; i < origins; ++i) {
@@ -272,8 +294,28 @@ void StageEmitter::route_to_fallback(MessageBatch& batch, size_t batch_index) {
   ++pending_messages_;
 }
 
+void StageEmitter::push_watermark() {
+  if (watermark_ == SLUICE_TIME_UNSET) return;
+  for_each_lane([&](Lane& lane) {
+    if (!lane.wants_watermarks || !lane.batch->empty()) return;
+    if (lane.sent_watermark != SLUICE_TIME_UNSET && lane.sent_watermark >= watermark_) return;
+    lane.batch->set_watermark(watermark_);
+    lane.batch->set_origin(stage_.index);
+    lane.sent_watermark = watermark_;
+    if (!lane.queue->push(lane.batch)) {
+      lane.batch->clear();
+      return;
+    }
+    lane.batch = flow_.pool.get();
+    lane.mark = 0;
+  });
+}
+
 void StageEmitter::push(Lane& lane) {
   if (lane.batch->empty()) return;
+  lane.batch->set_watermark(watermark_);
+  lane.batch->set_origin(stage_.index);
+  lane.sent_watermark = watermark_;
   const size_t n = lane.batch->size();
   if (lane.edge != nullptr) bump(lane.edge->messages, n);
   if (!lane.queue->push(lane.batch)) {

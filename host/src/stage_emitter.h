@@ -34,6 +34,11 @@ class StageEmitter : public CallSink {
   // `finishing`: a finish() call, whose outputs start no lineage (nobody would ack it).
   void begin_call(MessageBatch* input, const uint32_t* index_map, size_t count,
                   bool finishing = false);
+  // Prepares for a reduce call on one window: every output derives from `parent` (the
+  // window as a message: its keys, event time window_end - 1, an id) and joins
+  // `lineage` (the window's results; null when nothing is tracked), whatever input
+  // index the plugin names. commit() then adjusts `lineage` by (outputs - 1).
+  void begin_window_call(const sluice_message* parent, Lineage* lineage);
 
   // After a failed call: forget every output of the call (and for a source, the
   // lineage records made for them).
@@ -43,6 +48,21 @@ class StageEmitter : public CallSink {
   size_t commit(const std::vector<uint8_t>* failed_inputs);
   // Source: messages the last committed call produced, before routing.
   size_t produced_in_call() const { return produced_in_call_; }
+  // Source: the largest event time among the call's outputs (their own, or the read
+  // time); kNoEventTime when it emitted nothing.
+  int64_t call_max_event_time() const { return call_max_event_time_; }
+
+  // Watermarks (stages that feed a reduce; docs/reduce.md). Every batch pushed from now
+  // on carries `watermark` (it never goes back). Call it once the outputs it covers are
+  // appended: after a committed call, never in the middle of one.
+  void set_watermark(int64_t watermark) {
+    if (watermark != SLUICE_TIME_UNSET && (watermark_ == SLUICE_TIME_UNSET || watermark > watermark_))
+      watermark_ = watermark;
+  }
+  int64_t watermark() const { return watermark_; }
+  // Sends the watermark on to the stages that track it when it moved since they last got
+  // one and nothing is waiting to carry it (an empty batch that carries only it).
+  void push_watermark();
 
   // Per-input results of the last call (sinks, and maps that fail one message).
   sluice_outcome outcome(size_t input) const { return outcomes_[input]; }
@@ -80,6 +100,8 @@ class StageEmitter : public CallSink {
     std::unique_ptr<MessageBatch> batch;
     size_t mark = 0;                           // batch size when the call began
     std::vector<uint32_t> origin;              // per message since mark: the call input
+    bool wants_watermarks = false;             // the target feeds a reduce (or is one)
+    int64_t sent_watermark = SLUICE_TIME_UNSET;
   };
 
   void append(Lane& lane, const sluice_output& out, const sluice_message* parent,
@@ -103,6 +125,10 @@ class StageEmitter : public CallSink {
   size_t input_count_ = 0;
   bool finishing_ = false;
   size_t produced_in_call_ = 0;
+  int64_t call_max_event_time_ = SLUICE_TIME_UNSET;
+  int64_t watermark_ = SLUICE_TIME_UNSET;
+  const sluice_message* window_parent_ = nullptr;  // a reduce's window call
+  Lineage* window_lineage_ = nullptr;
   int64_t call_time_ms_ = 0;
   uint64_t dropped_in_call_ = 0;
   std::vector<Lineage*> call_lineages_;      // source: one per output of the call

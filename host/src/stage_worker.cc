@@ -7,6 +7,14 @@
 
 namespace sluice::host {
 
+namespace {
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
 StageWorker::StageWorker(FlowRuntime::State& flow, StageRuntime& stage, uint32_t worker_index)
     : flow_(flow),
       stage_(stage),
@@ -143,6 +151,12 @@ void StageWorker::run_source() {
   const std::chrono::microseconds kIdleMin(50), kIdleMax(1'000);
   std::chrono::microseconds idle(0);
   uint32_t attempt = 0;
+  // A source feeding a reduce keeps its watermark (docs/reduce.md) and sends it with its
+  // batches, and alone (at most every 50 ms) while it has nothing to send.
+  std::optional<SourceWatermark> watermark;
+  if (plan_.feeds_reduce)
+    watermark.emplace(plan_.watermark.max_delay_ms, plan_.watermark.idle_timeout_ms, wall_ms());
+  Clock::time_point next_watermark_push{};
   while (!flow_.stop_requested.load(std::memory_order_relaxed) &&
          !flow_.forced.load(std::memory_order_relaxed)) {
     acknowledge();
@@ -181,6 +195,18 @@ void StageWorker::run_source() {
     // Decide by messages produced (before routing): copies over several edges, or none
     // when no edge wanted them, say nothing about whether the source has more.
     const size_t produced = emitter_.produced_in_call();
+    if (watermark) {
+      if (produced > 0)
+        watermark->observe(emitter_.call_max_event_time(), wall_ms());
+      else
+        watermark->tick(wall_ms());
+      emitter_.set_watermark(watermark->watermark());
+      if ((status == SLUICE_IDLE || produced == 0) && t1 >= next_watermark_push) {
+        next_watermark_push = t1 + std::chrono::milliseconds(50);
+        emitter_.flush_all();
+        emitter_.push_watermark();
+      }
+    }
     if (status == SLUICE_END) break;
     if (status == SLUICE_IDLE || produced == 0) {
       // Nothing now: send what we hold, then back off without spinning; acks wake us
@@ -202,6 +228,13 @@ void StageWorker::run_source() {
     }
   }
   emitter_.flush_all();
+  // The end of this source's input, as a watermark past every event time: a reduce
+  // downstream closes its windows (or, at a stop, lets them go), so that what it holds
+  // is acknowledged (or abandoned) and the wait below ends.
+  if (watermark) {
+    emitter_.set_watermark(kMaxEventTime);
+    emitter_.push_watermark();
+  }
   // Wait for the acks of everything this worker emitted (the rest of the flow drains
   // meanwhile; a forced stop interrupts the wait).
   if (inbox_) {
@@ -235,6 +268,14 @@ void StageWorker::acknowledge() {
   // Ack in chunks of the stage's batch size; messages carry only their ids.
   std::vector<sluice_message> messages;
   std::vector<const sluice_message*> pointers;
+  // Abandoned messages (their reduce windows were let go at a stop) are not acknowledged:
+  // a replaying source reads them again.
+  size_t kept = 0;
+  for (Lineage* l : acked_)
+    if (!l->abandoned()) acked_[kept++] = l;
+  std::vector<Lineage*> abandoned(acked_.begin() + static_cast<std::ptrdiff_t>(kept), acked_.end());
+  acked_.resize(kept);
+  if (!abandoned.empty()) inbox_->recycle(abandoned);
   for (size_t begin = 0; begin < acked_.size(); begin += plan_.batch) {
     const size_t end = std::min(acked_.size(), begin + plan_.batch);
     messages.assign(end - begin, sluice_message{});
@@ -265,8 +306,43 @@ void StageWorker::acknowledge() {
 // ---------------------------------------------------------------------------------
 // Maps and sinks
 
+int64_t StageWorker::input_watermark(const MessageBatch& batch) {
+  if (!input_watermarks_) {
+    // One input per upstream stage, however many edges come from it.
+    watermark_input_of_.assign(flow_.stages.size(), -1);
+    size_t inputs = 0;
+    for (int e : plan_.in_edges) {
+      const int from = flow_.plan.edges[static_cast<size_t>(e)].from;
+      if (from >= 0 && watermark_input_of_[static_cast<size_t>(from)] < 0)
+        watermark_input_of_[static_cast<size_t>(from)] = static_cast<int>(inputs++);
+    }
+    input_watermarks_ = std::make_unique<InputWatermarks>(std::max<size_t>(inputs, 1));
+  }
+  const int origin = batch.origin();
+  if (batch.watermark() != SLUICE_TIME_UNSET && origin >= 0 &&
+      static_cast<size_t>(origin) < watermark_input_of_.size() && watermark_input_of_[static_cast<size_t>(origin)] >= 0)
+    return input_watermarks_->update(static_cast<size_t>(watermark_input_of_[static_cast<size_t>(origin)]),
+                                     batch.watermark());
+  return input_watermarks_->watermark();
+}
+
+void StageWorker::end_reduce() {
+  if (!reducer_ || flow_.forced.load()) return;
+  // The input ended (a job's sources read everything): every window is complete. The
+  // flow was stopped (SIGTERM): by default its windows are not (more input would have
+  // come), so they are let go unless the flow was told to flush them.
+  const bool stopping = flow_.stop_requested.load();
+  if (stopping && !flow_.plan.flush_windows_on_stop)
+    reducer_->discard_all();
+  else
+    reducer_->close_all();
+  emitter_.flush_all();
+}
+
 void StageWorker::run_processor() {
   BatchQueue& lane = *stage_.lanes[stage_.lanes.size() == 1 ? 0 : worker_index_];
+  const bool tracks_watermarks = plan_.feeds_reduce || plan_.kind == SLUICE_KIND_REDUCE;
+  if (plan_.kind == SLUICE_KIND_REDUCE) reducer_ = std::make_unique<ReduceRunner>(flow_, stage_, *instance_, ctx_, emitter_);
   while (!flow_.forced.load(std::memory_order_relaxed)) {
     std::unique_ptr<MessageBatch> batch = lane.try_pop();
     if (!batch) {
@@ -277,6 +353,32 @@ void StageWorker::run_processor() {
       if (!batch) break;
     }
     const size_t n = batch->size();
+    if (tracks_watermarks) {
+      const int64_t watermark = input_watermark(*batch);
+      if (reducer_) {
+        bump(stage_.metrics->in, n);
+        refresh_side_inputs();
+        // Every input ended (kMaxEventTime): close or let go of the windows now, not when
+        // the queue closes (the sources wait for acks before they close it).
+        const bool ended = watermark >= kMaxEventTime;
+        const bool ok = reducer_->on_batch(*batch, ended ? SLUICE_TIME_UNSET : watermark);
+        flow_.pool.put(std::move(batch));
+        if (!ok) return;
+        if (ended) end_reduce();
+        emitter_.set_watermark(watermark);
+        emitter_.flush_due(Clock::now());
+        emitter_.push_watermark();
+        continue;
+      }
+      if (n == 0) {  // a watermark alone: pass it on
+        flow_.pool.put(std::move(batch));
+        emitter_.set_watermark(watermark);
+        emitter_.push_watermark();
+        continue;
+      }
+      // Set after this batch's outputs are appended (below): they are what it covers.
+      pending_watermark_ = watermark;
+    }
     bump(stage_.metrics->in, n);
     stage_.metrics->in_progress.fetch_add(static_cast<int64_t>(n), std::memory_order_relaxed);
     // Once per batch (one atomic load when nothing changed): a new side-input value is
@@ -299,8 +401,11 @@ void StageWorker::run_processor() {
     }
     stage_.metrics->in_progress.fetch_sub(static_cast<int64_t>(n), std::memory_order_relaxed);
     flow_.pool.put(std::move(batch));
+    if (tracks_watermarks) emitter_.set_watermark(pending_watermark_);
     emitter_.flush_due(Clock::now());
+    if (tracks_watermarks) emitter_.push_watermark();
   }
+  if (!flow_.forced.load()) end_reduce();
 }
 
 sluice_status StageWorker::call(MessageBatch& batch, const std::vector<uint32_t>& indexes) {

@@ -14,11 +14,14 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "flow_state.h"
 #include "sluice/host/ack_inbox.h"
+#include "reduce_runner.h"
+#include "sluice/host/watermark.h"
 #include "stage_emitter.h"
 
 namespace sluice::host {
@@ -32,7 +35,8 @@ class StageWorker {
   // Wakes the worker if it waits for acks (forced stop).
   void interrupt();
   // Source messages emitted and not yet acknowledged (0 for other kinds).
-  int64_t unacked() const { return inbox_ ? inbox_->outstanding() : 0; }
+  // Abandoned ones (held by reduce windows let go at a stop) count: they never will be.
+  int64_t unacked() const { return inbox_ ? inbox_->outstanding() + inbox_->abandoned() : 0; }
   StageRuntime& stage() { return stage_; }
 
  private:
@@ -49,6 +53,12 @@ class StageWorker {
   void announce_side_inputs();
   void run_source();
   void run_processor();
+  // A reduce stage's end of input: closes its windows (a job's end, or --flush-windows)
+  // or discards them (a streaming flow's stop).
+  void end_reduce();
+  // Stages that track watermarks (feed a reduce, or are one): the batch's watermark for
+  // its input; returns the stage's (the minimum over its inputs).
+  int64_t input_watermark(const MessageBatch& batch);
   void finish_and_close();
 
   // Processes the inputs `indexes` of `batch` (all when indexes is empty) under the
@@ -77,6 +87,10 @@ class StageWorker {
   StageEmitter emitter_;
   sluice_ctx ctx_;
   std::unique_ptr<SideInputSnapshot> side_inputs_;         // stages that read side inputs
+  std::unique_ptr<ReduceRunner> reducer_;                  // reduce stages
+  std::unique_ptr<InputWatermarks> input_watermarks_;      // stages that track watermarks
+  std::vector<int> watermark_input_of_;                    // stage index -> input slot
+  int64_t pending_watermark_ = SLUICE_TIME_UNSET;          // the batch in hand's
   std::vector<const SideInputValue*> changed_side_inputs_;  // refresh's output, reused
 
   std::vector<const sluice_message*> subset_;  // the inputs of a partial call

@@ -8,6 +8,9 @@
 //   keys:     key cardinality: message n gets the key "key-<n % keys>" (default 0: none)
 //   rate:     messages per second, at most (default 0: as fast as possible)
 //   start:    the first sequence number (default 0)
+//   eventTimeStart, eventTimeStep: message n's event time is eventTimeStart +
+//             n * eventTimeStep ms (n counted from 0); absent: the read time. For
+//             reproducible windows in tests, examples and benchmarks.
 #include <charconv>
 #include <chrono>
 #include <cstring>
@@ -33,6 +36,11 @@ class Generator {
     keys_ = static_cast<uint64_t>(c.integer("keys", 0, 0));
     rate_ = c.number("rate", 0, 0, 1e9);
     seq_ = static_cast<uint64_t>(c.integer("start", 0, 0));
+    has_event_time_ = c.has("eventTimeStart");
+    event_time_ = c.integer("eventTimeStart", 0, 1);
+    event_step_ = c.integer("eventTimeStep", 0, 0, int64_t{1} << 40);
+    if (!has_event_time_ && c.has("eventTimeStep"))
+      throw ConfigError("config.eventTimeStep: needs eventTimeStart (the first message's event time, ms)");
     c.reject_unknown_keys();
   }
 
@@ -77,6 +85,10 @@ class Generator {
     out.struct_size = sizeof(out);
     out.value = {reinterpret_cast<const uint8_t*>(value_.data()), value_.size()};
     out.event_time = SLUICE_TIME_UNSET;  // the host stamps the read time
+    if (has_event_time_) {
+      out.event_time = event_time_;
+      event_time_ += event_step_;
+    }
     sluice_str key;
     if (keys_ > 0) {
       char* end = std::to_chars(key_ + 4, key_ + sizeof key_, seq % keys_).ptr;
@@ -94,6 +106,8 @@ class Generator {
   std::string template_;
   uint64_t keys_ = 0;
   double rate_ = 0;
+  bool has_event_time_ = false;
+  int64_t event_time_ = 0, event_step_ = 0;
   uint64_t seq_ = 0, produced_ = 0;
   Clock::time_point started_{};
   std::string value_;        // reused: no allocation per message once warm
@@ -109,7 +123,9 @@ constexpr const char* kSchema = R"({
     "template": {"type": "string"},
     "keys":     {"type": "integer", "minimum": 0},
     "rate":     {"type": "number", "minimum": 0},
-    "start":    {"type": "integer", "minimum": 0}
+    "start":    {"type": "integer", "minimum": 0},
+    "eventTimeStart": {"type": "integer", "minimum": 1},
+    "eventTimeStep":  {"type": "integer", "minimum": 0}
   }
 })";
 

@@ -12,4 +12,5 @@ SLUICE_PLUGIN("sluice-builtin", lib) {
   sluice::builtin::add_log(lib);
   sluice::builtin::add_serve(lib);
   sluice::builtin::add_http(lib);
+  sluice::builtin::add_count(lib);
 }

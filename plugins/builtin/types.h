@@ -15,5 +15,6 @@ void add_stdout(Library& lib);
 void add_log(Library& lib);
 void add_serve(Library& lib);  // answers serving requests
 void add_http(Library& lib);   // side input: an HTTP(S) GET
+void add_count(Library& lib);  // reduce
 
 }  // namespace sluice::builtin

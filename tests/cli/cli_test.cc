@@ -47,11 +47,11 @@ RunResult sluice_with_input(const std::vector<std::string>& args, std::string in
 const std::string kFixtureDir = SLUICE_FIXTURE_DIR;
 
 // The types of libsluice-builtin.so, sorted by name as `sluice plugins` lists them.
-const std::vector<std::string> kBuiltinTypes = {"blackhole", "cat",   "file",  "filter", "generator",
-                                                "http",      "log",   "serve", "stdin", "stdout"};
+const std::vector<std::string> kBuiltinTypes = {"blackhole", "cat",   "count", "file",  "filter",
+                                                "generator", "http",  "log",   "serve", "stdin", "stdout"};
 // Every type in the built-in folder: libsluice-builtin.so's and libsluice-python.so's.
 const std::vector<std::string> kBuiltinFolderTypes = {
-    "blackhole", "cat", "file", "filter", "generator", "http", "log", "python", "serve", "stdin", "stdout"};
+    "blackhole", "cat", "count", "file", "filter", "generator", "http", "log", "python", "serve", "stdin", "stdout"};
 // The types linked into the sluice executable itself (sorted), listed with this label
 // for a file.
 const std::vector<std::string> kLinkedTypes = {"serving", "side-input"};
@@ -243,7 +243,7 @@ TEST(Plugins, TableListsTheBuiltins) {
       {"blackhole", "sink"}, {"cat", "map (mt)"}, {"file", "source,sink,side-input"},
       {"filter", "map (mt)"}, {"generator", "source"}, {"log", "sink"},
       {"stdin", "source"},   {"stdout", "sink"},      {"serve", "sink"},
-      {"serving", "source"}, {"python", "source,map,sink,side-input"}, {"http", "side-input"}};
+      {"serving", "source"}, {"python", "source,map,sink,side-input"}, {"http", "side-input"}, {"count", "reduce"}};
   for (const auto& [name, kind] : kinds) EXPECT_EQ(by_name[name].kinds, kind) << name;
   EXPECT_EQ(by_name["blackhole"].description, "sink that counts and discards every message");
   EXPECT_EQ(by_name["cat"].description, "identity map: passes each message through unchanged");
@@ -275,7 +275,7 @@ TEST(Plugins, JsonDescribesTheBuiltins) {
     EXPECT_EQ(t.at("library"), name == "python" ? "sluice-python"
                                : is_linked(name) ? "sluice-" + name
                                                  : "sluice-builtin");
-    EXPECT_EQ(t.at("abi"), "1.3");
+    EXPECT_EQ(t.at("abi"), "1.4");
   }
   const json& generator = *find_type(j, "generator");
   EXPECT_EQ(generator.at("kinds"), json::array({"source"}));
@@ -284,7 +284,7 @@ TEST(Plugins, JsonDescribesTheBuiltins) {
   std::vector<std::string> keys;
   for (const auto& [key, value] : generator.at("config_schema").at("properties").items())
     keys.push_back(key);
-  EXPECT_EQ(keys, (std::vector<std::string>{"count", "keys", "rate", "size", "start", "template"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"count", "eventTimeStart", "eventTimeStep", "keys", "rate", "size", "start", "template"}));
   EXPECT_EQ(find_type(j, "cat")->at("kinds"), json::array({"map"}));
   EXPECT_EQ(find_type(j, "cat")->at("thread_safe"), true);
   EXPECT_EQ(find_type(j, "blackhole")->at("kinds"), json::array({"sink"}));
@@ -309,7 +309,7 @@ TEST(Plugins, FixtureFolderListsGoodTypesAndOneErrorLinePerBrokenLibrary) {
   // Good types from the fixtures sit beside the built-ins, which still load.
   std::vector<TableRow> rows = parse_table(r.out);
   EXPECT_EQ(type_names(rows),
-            (std::vector<std::string>{"blackhole", "c-counter", "c-upper", "cat",
+            (std::vector<std::string>{"blackhole", "c-counter", "c-upper", "cat", "count",
                                       "cpp-ack-source", "cpp-drop-source", "cpp-finish", "cpp-misbehave", "cpp-status",
                                       "cpp-throw", "file", "filter", "generator", "http", "log",
                                       "old-minor", "python", "serve", "serving", "side-input", "stdin", "stdout", "test-ack-source",
@@ -593,8 +593,8 @@ void expect_config_error(const std::string& config, const std::string& message) 
 
 TEST(TryGenerator, UnknownConfigKeyIsAUsageError) {
   expect_config_error(R"({"count":1,"bogus":1})",
-                      "config.bogus: unknown key (known keys: count, keys, rate, size, start, "
-                      "template)");
+                      "config.bogus: unknown key (known keys: count, eventTimeStart, eventTimeStep, "
+                      "keys, rate, size, start, template)");
 }
 
 TEST(TryGenerator, WrongConfigTypeIsAUsageError) {

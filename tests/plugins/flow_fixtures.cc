@@ -98,7 +98,12 @@ class AckSource {
   explicit AckSource(const sluice::CreateArgs& args)
       : config_(parse_config(args)), ack_log_(config_, "ack_log", args) {
     values_ = get_or(config_, "values", std::vector<std::string>{});
-    count_ = config_.contains("values") ? values_.size() : get_or<size_t>(config_, "count", 0);
+    // events: ["key@ms", ...]: messages with that key and event time (value: the text).
+    events_ = get_or(config_, "events", std::vector<std::string>{});
+    if (!events_.empty()) values_ = events_;
+    count_ = !values_.empty() ? values_.size() : get_or<size_t>(config_, "count", 0);
+    // hold: after the last message, stay open (IDLE) instead of ending.
+    hold_ = get_or(config_, "hold", false);
     drop_every_ = get_or<size_t>(config_, "drop_every", 0);
     tag_every_ = get_or<size_t>(config_, "tag_every", 0);
     tag_ = get_or(config_, "tag", std::string("t"));
@@ -112,11 +117,18 @@ class AckSource {
     for (size_t n = 0; next_ < count_ && n < batch.max_messages(); ++n, ++next_) {
       sluice::Output out(values_.empty() ? "m" + std::to_string(next_) : values_[next_]);
       out.id("id-" + std::to_string(next_));
+      if (!events_.empty()) {
+        const std::string& e = events_[next_];
+        const size_t at = e.rfind('@');
+        out.keys({std::string_view(e).substr(0, at)});
+        out.event_time(std::stoll(e.substr(at + 1)));
+      }
       if (drop_every_ > 0 && next_ % drop_every_ == drop_every_ - 1) out.drop();
       if (tag_every_ > 0 && next_ % tag_every_ == 0) out.tag(tag_);
       ctx.emit(out);
     }
-    return next_ >= count_ ? SLUICE_END : SLUICE_OK;
+    if (next_ >= count_) return hold_ ? SLUICE_IDLE : SLUICE_END;
+    return SLUICE_OK;
   }
   void ack(sluice::Context&, const sluice::Batch& batch) {
     for (size_t i = 0; i < batch.size(); ++i) ack_log_.line(batch[i].id());
@@ -138,7 +150,8 @@ class AckSource {
  private:
   json config_;
   AppendFile ack_log_;
-  std::vector<std::string> values_;
+  std::vector<std::string> values_, events_;
+  bool hold_ = false;
   size_t count_ = 0, next_ = 0, drop_every_ = 0, tag_every_ = 0, calls_ = 0;
   std::string tag_;
   std::set<size_t> fail_calls_;

@@ -742,7 +742,7 @@ stages:
                                       << p.diagnostics.format();
 }
 
-TEST(FlowPlanErrors, ReduceIsNotSupported) {
+TEST(FlowPlanErrors, ReduceNeedsAWindow) {
   Planned p = plan(R"(stages:
   - name: in
     source: generator
@@ -752,7 +752,79 @@ TEST(FlowPlanErrors, ReduceIsNotSupported) {
     sink: blackhole
 )");
   EXPECT_FALSE(p.plan);
-  EXPECT_TRUE(HasError(p, "flow.yaml:5:13", "reduce stages are not supported"));
+  EXPECT_TRUE(HasError(p, "flow.yaml:5:13", "reduce stage \"agg\" has no window"));
+  EXPECT_EQ(p.diagnostics.size(), 1u) << p.diagnostics.format();
+}
+
+TEST(FlowPlan, ReduceWindowsAndSourceWatermarks) {
+  Planned p = plan(R"(stages:
+  - {name: in, source: generator, watermark: {maxDelay: 2s, idleTimeout: 30s}}
+  - {name: up, map: cat}
+  - {name: fixed, reduce: count, window: {fixed: 10s}}
+  - {name: sliding, reduce: count, window: {sliding: {length: 10s, slide: 5s}}, keyed: false}
+  - {name: session, reduce: count, window: {session: {gap: 30s}}, allowedLateness: 1s, late: route}
+  - {name: out, sink: blackhole}
+edges:
+  - {from: in, to: up}
+  - {from: up, to: fixed}
+  - {from: up, to: sliding}
+  - {from: up, to: session}
+  - {from: fixed, to: out}
+  - {from: sliding, to: out}
+  - {from: session, to: out}
+)");
+  ASSERT_TRUE(p.plan) << p.diagnostics.format();
+  const auto& s = p.plan->stages;
+  EXPECT_EQ(s[0].watermark.max_delay_ms, 2000);
+  EXPECT_EQ(s[0].watermark.idle_timeout_ms, 30000);
+  EXPECT_TRUE(s[0].feeds_reduce);
+  EXPECT_TRUE(s[1].feeds_reduce);
+  EXPECT_FALSE(s[5].feeds_reduce);
+  ASSERT_TRUE(s[2].reduce);
+  EXPECT_EQ(s[2].reduce->describe(), "fixed 10s");
+  EXPECT_EQ(s[3].reduce->describe(), "sliding 10s every 5s, unkeyed");
+  EXPECT_EQ(s[4].reduce->describe(), "session gap 30s, lateness 1s");
+  EXPECT_TRUE(s[4].reduce->route_late);
+  EXPECT_FALSE(s[2].reduce->route_late);
+}
+
+TEST(FlowPlanErrors, ReduceKeysAreCheckedWhereTheyAre) {
+  Planned p = plan(R"(stages:
+  - {name: in, source: generator, window: {fixed: 1s}}
+  - {name: up, map: cat, threads: 2, watermark: {maxDelay: 1s}}
+  - {name: a, reduce: count, window: {sliding: {length: 10s, slide: 3s}}, threads: 2}
+  - {name: b, reduce: count, window: {fixed: 0s}}
+  - {name: c, reduce: count, window: {session: {gap: 0s}}}
+  - {name: out, sink: blackhole, keyed: true}
+edges:
+  - {from: in, to: up}
+  - {from: up, to: a}
+  - {from: up, to: b}
+  - {from: up, to: c}
+  - {from: a, to: out}
+  - {from: b, to: out}
+  - {from: c, to: out}
+)");
+  EXPECT_FALSE(p.plan);
+  EXPECT_TRUE(HasError(p, "flow.yaml:2:35", "window applies to reduce stages only")) << p.diagnostics.format();
+  EXPECT_TRUE(HasError(p, "flow.yaml:3:38", "watermark applies to source stages only")) << p.diagnostics.format();
+  EXPECT_TRUE(HasError(p, "flow.yaml:4:39", "window: sliding window")) << p.diagnostics.format();
+  EXPECT_TRUE(HasError(p, "flow.yaml:4:84", "a reduce stage runs on one worker")) << p.diagnostics.format();
+  EXPECT_TRUE(HasError(p, "flow.yaml:5:46", "window: fixed window")) << p.diagnostics.format();
+  EXPECT_TRUE(HasError(p, "flow.yaml:6:39", "gap must be at least 1ms")) << p.diagnostics.format();
+  EXPECT_TRUE(HasError(p, "flow.yaml:7:41", "keyed applies to reduce stages only")) << p.diagnostics.format();
+}
+
+TEST(FlowPlanErrors, StagesUpstreamOfAReduceRunOneWorker) {
+  Planned p = plan(R"(stages:
+  - {name: in, source: generator}
+  - {name: up, map: cat, threads: 4}
+  - {name: agg, reduce: count, window: {fixed: 1s}}
+  - {name: out, sink: blackhole, threads: 2}
+)");
+  EXPECT_FALSE(p.plan);
+  EXPECT_TRUE(HasError(p, "flow.yaml:3:35", "stage \"up\" feeds reduce stage \"agg\" and has threads: 4"))
+      << p.diagnostics.format();
   EXPECT_EQ(p.diagnostics.size(), 1u) << p.diagnostics.format();
 }
 
@@ -841,7 +913,7 @@ edges:
   EXPECT_FALSE(p.plan);
   EXPECT_TRUE(HasError(p, "flow.yaml:4:14", "threads must be"));
   EXPECT_TRUE(HasError(p, "flow.yaml:5:11", "is not valid"));
-  EXPECT_TRUE(HasError(p, "flow.yaml:8:13", "reduce stages are not supported"));
+  EXPECT_TRUE(HasError(p, "flow.yaml:8:13", "reduce stage \"agg\" has no window"));
   EXPECT_TRUE(HasError(p, "flow.yaml:11:25", "fallback: no stage is named \"ghost\""));
   EXPECT_TRUE(HasError(p, "flow.yaml:15:20", "no stage is named \"nowhere\""));
   EXPECT_TRUE(HasError(p, "flow.yaml:17:5", "a second edge"));

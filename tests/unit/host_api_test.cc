@@ -32,7 +32,7 @@ TEST_F(HostApiTest, TableDescribesThisHost) {
   const sluice_host* h = host_api();
   EXPECT_EQ(h->struct_size, sizeof(sluice_host));
   EXPECT_EQ(h->abi_major, 1u);
-  EXPECT_EQ(h->abi_minor, 3u);
+  EXPECT_EQ(h->abi_minor, 4u);
 }
 
 TEST_F(HostApiTest, ZeroEventTimeMeansInherit) {

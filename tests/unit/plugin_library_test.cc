@@ -43,7 +43,7 @@ TEST(PluginLibrary, AbiMajorNewerThanHost) {
             fixture("broken-abi-newer") +
                 ": built for plugin ABI 2 (exports sluice_plugin_v2), but this host (sluice " +
                 SLUICE_VERSION +
-                ") supports plugin ABI 1.3; use a newer sluice or rebuild the plugin against "
+                ") supports plugin ABI 1.4; use a newer sluice or rebuild the plugin against "
                 "this host's plugin-api");
 }
 
@@ -52,14 +52,14 @@ TEST(PluginLibrary, AbiMajorOlderThanHost) {
             fixture("broken-abi-older") +
                 ": built for plugin ABI 0 (exports sluice_plugin_v0), which this host (sluice " +
                 SLUICE_VERSION +
-                ", plugin ABI 1.3) no longer supports; rebuild the plugin against this host's "
+                ", plugin ABI 1.4) no longer supports; rebuild the plugin against this host's "
                 "plugin-api");
 }
 
 TEST(PluginLibrary, DescriptorClaimsAnotherMajor) {
   EXPECT_EQ(load_error("broken-descriptor-major"),
             fixture("broken-descriptor-major") +
-                ": descriptor says plugin ABI 2." + std::to_string(SLUICE_ABI_VERSION_MINOR) + " but this host supports plugin ABI 1.3; "
+                ": descriptor says plugin ABI 2." + std::to_string(SLUICE_ABI_VERSION_MINOR) + " but this host supports plugin ABI 1.4; "
                 "rebuild the plugin against this host's plugin-api");
 }
 
@@ -67,7 +67,7 @@ TEST(PluginLibrary, NullDescriptor) {
   EXPECT_EQ(load_error("broken-null-descriptor"),
             fixture("broken-null-descriptor") +
                 ": sluice_plugin_v1 returned NULL: the plugin refused to run with this host "
-                "(plugin ABI 1.3): it said: this plugin needs plugin ABI 1.9 or newer");
+                "(plugin ABI 1.4): it said: this plugin needs plugin ABI 1.9 or newer");
 }
 
 TEST(PluginLibrary, ZeroStructSize) {
@@ -149,7 +149,7 @@ TEST(PluginLibrary, BuiltinsDescribeThemselves) {
   for (const auto& t : lib->types()) names.push_back(t.name);
   // In the order library.cc adds them.
   EXPECT_EQ(names, (std::vector<std::string>{"generator", "cat", "blackhole", "file", "stdin",
-                                              "filter", "stdout", "log", "serve", "http"}));
+                                              "filter", "stdout", "log", "serve", "http", "count"}));
   for (const auto& t : lib->types()) EXPECT_FALSE(t.config_schema.empty()) << t.name;
 }
 

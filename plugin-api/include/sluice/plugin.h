@@ -71,7 +71,7 @@ extern "C" {
  * ---------------------------------------------------------------------------------- */
 
 #define SLUICE_ABI_VERSION_MAJOR 1
-#define SLUICE_ABI_VERSION_MINOR 3
+#define SLUICE_ABI_VERSION_MINOR 4
 
 /* The name of the one exported symbol, as a token and as a string. */
 #define SLUICE_PLUGIN_ENTRY sluice_plugin_v1
@@ -189,6 +189,8 @@ typedef struct sluice_message {
 
 /* sluice_batch.flags */
 #define SLUICE_BATCH_WINDOW_CLOSE (1u << 0) /* reduce: the window closes after this batch */
+#define SLUICE_BATCH_WINDOW_MERGE (1u << 1) /* reduce (1.4): a session window is merged in */
+#define SLUICE_BATCH_WINDOW_DISCARD (1u << 2) /* reduce (1.4): the window is abandoned */
 
 /* The argument of every `process` call. What it holds depends on the instance's kind:
  *   map:         messages[0..count) to transform; emit outputs naming their input index.
@@ -197,8 +199,7 @@ typedef struct sluice_message {
  *   source:      count == 0; emit up to max_messages new messages (input index
  *                SLUICE_NO_INPUT) and return within about budget_us microseconds,
  *                returning SLUICE_OK, SLUICE_IDLE or SLUICE_END.
- *   reduce:      messages of one key and one window [window_start, window_end); with
- *                SLUICE_BATCH_WINDOW_CLOSE set the window is complete: emit its result.
+ *   reduce:      the calls of one window of one key (see "The reduce contract" below).
  *   side input:  count == 0; emit one output with the new value, or emit nothing for
  *                "no change".
  */
@@ -212,7 +213,40 @@ typedef struct sluice_batch {
   int64_t budget_us;     /* source: return within about this long */
   int64_t window_start;  /* reduce: ms since epoch, inclusive */
   int64_t window_end;    /* reduce: ms since epoch, exclusive */
+  /* --- since 1.4, reduce only (check struct_size before reading) ------------------- */
+  void **window_state;   /* the window's state slot (see below); never NULL for reduce */
+  void *merged_state;    /* WINDOW_MERGE: the state of the window merged into this one */
+  int64_t merged_start;  /* WINDOW_MERGE: the bounds the merged window had */
+  int64_t merged_end;
+  const sluice_str *window_keys; /* the window's keys (empty for an unkeyed reduce) */
+  size_t window_key_count;
 } sluice_batch;
+
+/* The reduce contract (ABI 1.4). The host owns all window bookkeeping: it assigns each
+ * message to its windows (fixed, sliding or session, by event time and per key), tracks
+ * the watermark and decides when a window closes. A reducer only keeps its own state
+ * per window, in the slot the host keeps for it. For one window of one key, the host
+ * makes these calls, on one thread, in this order:
+ *
+ *   appends   count >= 1, flags 0: messages of this window (all with the window's keys),
+ *             in arrival order. A message in several (sliding) windows comes once per
+ *             window. A streaming reducer may emit here; most only update their state.
+ *   merge     (session windows) count == 0, flags WINDOW_MERGE: the window
+ *             [merged_start, merged_end) of the same key is merged into this one, whose
+ *             bounds are now [window_start, window_end). Fold *merged_state into
+ *             *window_state and free merged_state; no call for the merged window follows.
+ *   close     count == 0, flags WINDOW_CLOSE: the window is complete (the watermark
+ *             passed its end plus the allowed lateness, or the job's input ended). Emit
+ *             the result(s) and free the state. Outputs take the window's keys and the
+ *             event time window_end - 1 unless they set their own.
+ *   discard   count == 0, flags WINDOW_DISCARD: the flow stops without closing the
+ *             window (a streaming flow's stop). Free the state; emitting is refused.
+ *
+ * *window_state is NULL when the window opens; whatever the reducer stores there it owns
+ * and gets back, unchanged, with every later call for the window. After close or discard
+ * the slot is forgotten. Emitted outputs belong to the window, whatever input index is
+ * named (SLUICE_NO_INPUT is fine). An error status from any of these calls fails the flow
+ * (a window's state cannot be replayed). window_keys stay valid for the call only. */
 
 /* Input index for outputs of a source or side-input retriever (no parent message). */
 #define SLUICE_NO_INPUT ((size_t)-1)

@@ -53,6 +53,7 @@
 #include <deque>
 #include <exception>
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -135,11 +136,62 @@ class Batch {
   int64_t window_start() const { return b_->window_start; } // reduce
   int64_t window_end() const { return b_->window_end; }     // reduce
   bool closes_window() const { return (b_->flags & SLUICE_BATCH_WINDOW_CLOSE) != 0; }
+  // Reduce, ABI 1.4 (see "The reduce contract" in plugin.h). False / empty / null from
+  // an older host.
+  bool merges_window() const { return has_reduce() && (b_->flags & SLUICE_BATCH_WINDOW_MERGE) != 0; }
+  bool discards_window() const { return has_reduce() && (b_->flags & SLUICE_BATCH_WINDOW_DISCARD) != 0; }
+  size_t window_key_count() const { return has_reduce() ? b_->window_key_count : 0; }
+  std::string_view window_key(size_t k) const {
+    return std::string_view(b_->window_keys[k].data, b_->window_keys[k].size);
+  }
+  int64_t merged_start() const { return has_reduce() ? b_->merged_start : SLUICE_TIME_UNSET; }
+  int64_t merged_end() const { return has_reduce() ? b_->merged_end : SLUICE_TIME_UNSET; }
+  // The window's state slot: null when the window opens; the reducer owns what it puts
+  // there. window_state<S>() below does the usual new/delete dance.
+  void*& state_slot() const { return *b_->window_state; }
+  void* merged_state() const { return has_reduce() ? b_->merged_state : nullptr; }
   const sluice_batch* raw() const { return b_; }
 
  private:
+  bool has_reduce() const {
+    return b_->struct_size >= offsetof(sluice_batch, window_key_count) + sizeof(b_->window_key_count) &&
+           b_->window_state != nullptr;
+  }
   const sluice_batch* b_;
 };
+
+// A reducer's per-window state of type S, created (value-initialised) on the window's
+// first call and kept in the host's slot for it:
+//
+//   void process(sluice::Context& ctx, const sluice::Batch& b) {
+//     if (b.merges_window()) { fold(sluice::window_state<Sum>(b), sluice::take_merged_state<Sum>(b)); return; }
+//     if (b.closes_window() || b.discards_window()) {
+//       std::unique_ptr<Sum> s = sluice::take_window_state<Sum>(b);   // freed on return
+//       if (b.closes_window()) ctx.emit(std::to_string(s ? s->total : 0));
+//       return;
+//     }
+//     for (size_t i = 0; i < b.size(); ++i) sluice::window_state<Sum>(b).total += parse(b[i].value());
+//   }
+template <class S>
+S& window_state(const Batch& b) {
+  void*& slot = b.state_slot();
+  if (slot == nullptr) slot = new S();
+  return *static_cast<S*>(slot);
+}
+// Takes the state out of the slot (close, discard): the caller now owns it. Null when
+// the window never stored one.
+template <class S>
+std::unique_ptr<S> take_window_state(const Batch& b) {
+  void*& slot = b.state_slot();
+  std::unique_ptr<S> s(static_cast<S*>(slot));
+  slot = nullptr;
+  return s;
+}
+// The state of the window a merge call folds in (the caller now owns it).
+template <class S>
+std::unique_ptr<S> take_merged_state(const Batch& b) {
+  return std::unique_ptr<S>(static_cast<S*>(b.merged_state()));
+}
 
 // An output under construction. Strings are copied into the Output, so it may be
 // built from temporaries. Reusing one Output (clear()) keeps its string buffers; each

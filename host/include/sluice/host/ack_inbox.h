@@ -25,8 +25,9 @@ class AckInbox : public LineageOwner {
   // A record for a new message with the source's id, counting 1 live message.
   Lineage* make(std::string_view source_id);
 
-  // Moves the completed records into *out (cleared first). Call recycle() on them once
-  // the plugin's ack returned.
+  // Moves the completed records into *out (cleared first), abandoned ones included (the
+  // caller skips those in the plugin's ack). Call recycle() on them once the plugin's ack
+  // returned.
   void take_completed(std::vector<Lineage*>* out);
   // Takes back a record made for a message that never left (its call failed): it
   // neither completes nor is acknowledged.
@@ -39,6 +40,8 @@ class AckInbox : public LineageOwner {
 
   // Messages handed out and not yet completed.
   int64_t outstanding() const;
+  // Messages completed as abandoned (Lineage::abandon): never acknowledged.
+  int64_t abandoned() const { return abandoned_.load(std::memory_order_relaxed); }
 
   void on_complete(Lineage* lineage) noexcept override;
 
@@ -48,6 +51,7 @@ class AckInbox : public LineageOwner {
   std::vector<Lineage*> completed_;
   bool interrupted_ = false;
   std::atomic<int64_t> outstanding_{0};
+  std::atomic<int64_t> abandoned_{0};
   // Records owned by this inbox: idle ones ready for reuse (source thread only) and
   // every record ever made, for deletion at the end.
   std::vector<Lineage*> idle_;

@@ -36,7 +36,7 @@ class BatchQueue {
   void add_producer();
   void producer_done();
 
-  // Takes the batch (empty batches are ignored). Returns false, leaving `batch` with the
+  // Takes the batch (empty batches are ignored, unless they carry a watermark). Returns false, leaving `batch` with the
   // caller, when the queue was aborted.
   bool push(std::unique_ptr<MessageBatch>& batch);
 

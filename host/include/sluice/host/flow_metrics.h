@@ -54,6 +54,10 @@ struct StageMetrics {
   Counter acked{0};      // source: messages acknowledged
   Counter produced{0};   // source: messages emitted (before routing: one per message)
   Counter responses{0};  // sink: results handed back (serve)
+  Counter late{0};       // reduce: messages later than every window they belong to
+  Counter windows_closed{0};              // reduce: windows closed (results emitted)
+  std::atomic<int64_t> open_windows{0};   // reduce: windows open now
+  std::atomic<int64_t> watermark{INT64_MIN};  // reduce: its input watermark (ms; INT64_MIN: none yet)
   std::atomic<int64_t> in_progress{0};  // taken by a worker, not yet finished
   // Source: the backlog its workers' pending() reported (ABI 1.2), summed over the
   // workers that know theirs; shown only once at least one has reported.

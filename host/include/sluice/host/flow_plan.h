@@ -24,6 +24,7 @@
 #include "sluice/host/flow_loader.h"
 #include "sluice/host/plugin_registry.h"
 #include "sluice/host/serving_plan.h"
+#include "sluice/host/reduce_plan.h"
 #include "sluice/host/side_input_plan.h"
 
 namespace sluice::host {
@@ -56,6 +57,9 @@ struct StagePlan {
   std::vector<int> in_edges;   // indexes into FlowPlan::edges
   std::vector<int> out_edges;
   std::vector<std::string> side_inputs;  // names of the flow's side inputs it reads
+  std::optional<ReducePlan> reduce;      // reduce stages: the windows
+  SourceWatermarkPlan watermark;         // sources: how the watermark follows event times
+  bool feeds_reduce = false;             // some reduce is downstream: track watermarks
 };
 
 struct EdgePlan {
@@ -79,6 +83,9 @@ struct FlowPlan {
   std::optional<ServingPlan> serving;            // the `serving:` block, when there is one
   std::vector<SideInputPlan> side_inputs;        // the `sideInputs:` block
   std::chrono::milliseconds side_inputs_timeout = kDefaultSideInputsTimeout;
+  // Reduce stages at a stop: close the open windows (emitting their results) instead of
+  // letting them go (sluice run --flush-windows; docs/reduce.md).
+  bool flush_windows_on_stop = false;
 
   int stage_index(std::string_view name) const;
 };

@@ -46,8 +46,15 @@ class Lineage {
     owner_ = owner;
     source_id_.assign(source_id.data(), source_id.size());
     failed_.store(false, std::memory_order_relaxed);
+    abandoned_.store(false, std::memory_order_relaxed);
     live_.store(1, std::memory_order_relaxed);
   }
+
+  // A descendant was let go without finishing (a reduce window discarded at a stop):
+  // the source message must not be acknowledged, even once the count reaches zero, so
+  // that a replaying source reads it again. Call before the adjustment that lets go.
+  void abandon() { abandoned_.store(true, std::memory_order_relaxed); }
+  bool abandoned() const { return abandoned_.load(std::memory_order_relaxed); }
 
   // Changes the live count by `delta` (see the counting rules). When it reaches zero
   // the owner is told. Adjusting a completed record is a bug in the engine.
@@ -69,6 +76,7 @@ class Lineage {
  private:
   std::atomic<int64_t> live_{0};
   std::atomic<bool> failed_{false};
+  std::atomic<bool> abandoned_{false};
   LineageOwner* owner_ = nullptr;
   std::string source_id_;
 };

@@ -54,9 +54,16 @@ class MessageBatch {
   // Drops the messages from `count` on (undoes appends made during a failed call).
   void truncate(size_t count);
 
-  // The watermark carried by this batch (the producer's; SLUICE_TIME_UNSET if none).
+  // The watermark carried by this batch (the producer's; SLUICE_TIME_UNSET if none):
+  // after this batch, the producer sends no message with an event time before it. A
+  // batch may carry only a watermark (no messages) when the producer has nothing to
+  // send but its watermark moved (docs/reduce.md).
   int64_t watermark() const { return watermark_; }
   void set_watermark(int64_t w) { watermark_ = w; }
+  // The index of the stage that produced the batch (-1: not set), so a stage with
+  // several inputs can keep one watermark per input.
+  int origin() const { return origin_; }
+  void set_origin(int stage) { origin_ = stage; }
 
   // Lineage of message i (null when the flow does not track it).
   Lineage* lineage(size_t i) const { return records_[i].lineage; }
@@ -112,6 +119,7 @@ class MessageBatch {
   std::vector<Record> records_;
   std::vector<Span> strs_;
   int64_t watermark_ = SLUICE_TIME_UNSET;
+  int origin_ = -1;
 
   // The ABI view, valid while view_size_ == records_.size() and !view_stale_.
   std::vector<sluice_message> abi_messages_;
