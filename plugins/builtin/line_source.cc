@@ -235,50 +235,48 @@ bool LineSource::emit_line(Context& ctx, const LineReader::Line& line) {
 
 int64_t LineSource::event_time(std::string* why) const {
   using Time = JsonLineParser::Time;
-  const std::string field = "field \"" + format_.event_time_field + "\"";
   const int64_t unit = format_.event_time_unit_ms;
-  const char* unit_name = unit == 1 ? " ms" : " s";
   std::optional<int64_t> ms;
-  std::string shown;  // the value, for the error
   switch (json_->time()) {
-    case Time::kMissing:
-      *why = field + " is missing";
-      return 0;
-    case Time::kInteger:
-      ms = integer_to_ms(json_->time_integer(), unit);
-      shown = std::to_string(json_->time_integer()) + unit_name;
-      break;
+    case Time::kInteger: ms = integer_to_ms(json_->time_integer(), unit); break;
     case Time::kUnsigned:
       if (json_->time_unsigned() <= static_cast<uint64_t>(INT64_MAX))
         ms = integer_to_ms(static_cast<int64_t>(json_->time_unsigned()), unit);
-      shown = std::to_string(json_->time_unsigned()) + unit_name;
       break;
-    case Time::kFloat:
-      ms = number_to_ms(json_->time_float(), unit);
-      shown = json_->time_text() + unit_name;
-      break;
-    case Time::kString:
-      ms = parse_rfc3339_ms(json_->time_text());
-      if (!ms) {
-        *why = field + " is \"" + json_->time_text() +
-               "\": not an RFC 3339 time (such as \"2026-11-21T06:00:00Z\") or a number";
-        return 0;
-      }
-      shown = "\"" + json_->time_text() + "\"";
-      break;
-    case Time::kOther:
-      *why = field + " is " + json_->time_text() +
-             ": expected an RFC 3339 time string or a number of" + unit_name;
-      return 0;
+    case Time::kFloat: ms = number_to_ms(json_->time_float(), unit); break;
+    case Time::kString: ms = parse_rfc3339_ms(json_->time_text()); break;
+    case Time::kMissing:
+    case Time::kOther: break;
   }
   // 0 means "no event time" to the host, and times before 1970 are not what a clock
   // gives: the first representable time is 1 ms after the epoch.
-  if (!ms || *ms <= 0) {
-    *why = field + " is " + shown + ": out of range" +
-           (ms ? " (event times start after 1970-01-01T00:00:00Z)" : "");
-    return 0;
+  if (ms && *ms > 0) return *ms;
+
+  // The reason, built only for a line that is skipped.
+  const char* unit_name = unit == 1 ? " ms" : " s";
+  *why = "field \"" + format_.event_time_field + "\" is ";
+  std::string shown;  // the value
+  switch (json_->time()) {
+    case Time::kMissing: *why += "missing"; return 0;
+    case Time::kOther:
+      *why += json_->time_text() + ": expected an RFC 3339 time string or a number of" + unit_name;
+      return 0;
+    case Time::kString: {
+      std::string text = json_->time_text();
+      if (text.size() > 64) text = text.substr(0, 64) + "...";
+      if (!ms) {
+        *why += "\"" + text + "\": not an RFC 3339 time (such as \"2026-11-21T06:00:00Z\") or a number";
+        return 0;
+      }
+      shown = "\"" + text + "\"";
+      break;
+    }
+    case Time::kInteger: shown = std::to_string(json_->time_integer()) + unit_name; break;
+    case Time::kUnsigned: shown = std::to_string(json_->time_unsigned()) + unit_name; break;
+    case Time::kFloat: shown = json_->time_text() + unit_name; break;
   }
-  return *ms;
+  *why += shown + ": out of range" + (ms ? " (event times start after 1970-01-01T00:00:00Z)" : "");
+  return 0;
 }
 
 void LineSource::report_bad_time(Context& ctx, const LineReader::Line& line,
