@@ -390,6 +390,18 @@ TEST(BuiltinStdinSource, JsonFormatWithKey) {
   EXPECT_TRUE(contains(r.err, "stdin: skipped 1 line that is not JSON")) << r;
 }
 
+TEST(BuiltinStdinSource, JsonFormatWithEventTime) {
+  RunResult r = sluice({"try", "stdin", "--json", "--config",
+                        R"({"format":"json","eventTime":"at","eventTimeUnit":"s"})"},
+                       "{\"at\":1795240800}\n{\"at\":true}\n{\"at\":\"2026-11-21T06:00:00.5Z\"}\n");
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(field_of_each(r.out, "event_time"), (std::vector<json>{1795240800000, 1795240800500})) << r;
+  EXPECT_TRUE(contains(r.err, "sluice: warning: stdin: stdin:2: no event time, skipped: field \"at\" is "
+                              "true: expected an RFC 3339 time string or a number of s"))
+      << r;
+  EXPECT_TRUE(contains(r.err, "stdin: skipped 1 line without a valid event time (field \"at\")")) << r;
+}
+
 TEST(BuiltinStdinSource, EmptyInputEndsAtOnce) {
   RunResult r = sluice({"try", "stdin"});
   EXPECT_EQ(r.exit_code, 0) << r;
