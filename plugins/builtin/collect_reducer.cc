@@ -44,7 +44,9 @@ class Collect {
   void process(Context& ctx, const Batch& b) {
     if (b.merges_window()) {
       std::unique_ptr<CollectState> merged = take_merged_state<CollectState>(b);
-      if (merged) merge(window_state<CollectState>(b), std::move(*merged), b);
+      if (!merged) return;
+      if (b.state_slot() == nullptr) b.state_slot() = merged.release();  // nothing to fold into
+      else merge(window_state<CollectState>(b), std::move(*merged), b);
       return;
     }
     if (b.closes_window() || b.discards_window()) {

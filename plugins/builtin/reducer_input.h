@@ -72,11 +72,10 @@ inline std::string describe_window(const Batch& b) {
     if (k) out += ',';
     append_json_string(out, b.window_key(k));
   }
-  out += "], window [";
-  append_rfc3339(out, b.window_start());
-  out += ", ";
-  append_rfc3339(out, b.window_end());
-  out += ')';
+  std::string start, end;  // append_rfc3339 quotes them: not wanted in a sentence
+  append_rfc3339(start, b.window_start());
+  append_rfc3339(end, b.window_end());
+  out += "], window [" + start.substr(1, start.size() - 2) + ", " + end.substr(1, end.size() - 2) + ')';
   return out;
 }
 
