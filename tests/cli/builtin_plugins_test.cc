@@ -763,7 +763,12 @@ TEST(BuiltinPlugins, ListsEveryTypeWithItsKindsAndAClosedSchema) {
                                                  {"filter", {"map"}, true},
                                                  {"stdout", {"sink"}, false},
                                                  {"log", {"sink"}, false},
-                                                 {"http", {"side-input"}, false}}) {
+                                                 {"http", {"side-input"}, false},
+                                                 {"count", {"reduce"}, false},
+                                                 {"sum", {"reduce"}, false},
+                                                 {"min", {"reduce"}, false},
+                                                 {"max", {"reduce"}, false},
+                                                 {"collect", {"reduce"}, false}}) {
     ASSERT_EQ(types.count(e.name), 1u) << e.name << r;
     const json& t = types[e.name];
     EXPECT_EQ(t.at("kinds"), e.kinds) << e.name;
