@@ -81,7 +81,7 @@ class ReduceRunner {
   std::string key_;
   std::vector<sluice_str> keys_;
   std::vector<const sluice_message*> subset_;
-  std::string id_;
+  char id_[48];  // the window call's id, "w<start>-<end>"
   int64_t watermark_ = SLUICE_TIME_UNSET;
   Clock::time_point next_late_log_{};
 };
