@@ -94,16 +94,21 @@ bool ReduceRunner::call(Slot& s, uint32_t flags, MessageBatch* batch, const std:
                         Slot* merged, const Window* merged_window) {
   decode_keys(s.key);
   // The window as a message: what outputs inherit unless they set their own. Its id
-  // "w<start>-<end>" is formatted into a fixed buffer: this runs once per (window, key)
-  // per input batch, which with many keys is about once per message (no std::string).
-  char* p = id_;
-  *p++ = 'w';
-  p = std::to_chars(p, id_ + sizeof id_, s.window.start).ptr;
-  *p++ = '-';
-  p = std::to_chars(p, id_ + sizeof id_, s.window.end).ptr;
+  // "w<start>-<end>" is formatted only when the bounds differ from the last call's: this
+  // runs once per (window, key) per input batch, which with many keys is about once per
+  // message, and with fixed windows all keys share the same bounds.
+  if (id_size_ == 0 || s.window.start != id_window_.start || s.window.end != id_window_.end) {
+    char* p = id_;
+    *p++ = 'w';
+    p = std::to_chars(p, id_ + sizeof id_, s.window.start).ptr;
+    *p++ = '-';
+    p = std::to_chars(p, id_ + sizeof id_, s.window.end).ptr;
+    id_size_ = static_cast<size_t>(p - id_);
+    id_window_ = s.window;
+  }
   sluice_message parent{};
   parent.struct_size = sizeof(parent);
-  parent.id = {id_, static_cast<size_t>(p - id_)};
+  parent.id = {id_, id_size_};
   parent.keys = keys_.data();
   parent.key_count = keys_.size();
   parent.event_time = s.window.end - 1;
