@@ -294,6 +294,10 @@ bool ReduceRunner::close(const std::vector<ClosedWindow>& closed, bool discard) 
     s.key = c.key;
     if (!call(s, discard ? SLUICE_BATCH_WINDOW_DISCARD : SLUICE_BATCH_WINDOW_CLOSE, nullptr, nullptr))
       return false;
+    // Send full batches on as they fill: one watermark step can close a window for every
+    // key (10,000 results), and one batch grown to hold them all would stay that large in
+    // the batch pool; over a long run every pooled batch did (RSS grew with the messages).
+    emitter_.flush_full();
     s.state = nullptr;
     stage_.metrics->open_windows.fetch_sub(1, std::memory_order_relaxed);
     if (!discard) bump(stage_.metrics->windows_closed);

@@ -232,21 +232,28 @@ long rss_kib() {
   return -1;
 }
 
-// Runs the flow over `messages` while sampling the resident size; returns the peak.
-long peak_rss_during(const Options& o, uint64_t messages) {
+// Runs the flow over `messages` while sampling the resident size; returns the peak of
+// each quarter of the run (in time): bounded memory shows as a plateau.
+std::vector<long> quarter_peaks(const Options& o, uint64_t messages) {
   const FlowPlan plan = count_flow(o, messages);
   std::atomic<bool> done{false};
-  long peak = rss_kib();
+  std::vector<long> samples;
   std::thread sampler([&] {
     while (!done.load()) {
-      peak = std::max(peak, rss_kib());
+      samples.push_back(rss_kib());
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   });
   run_flow(plan);
   done = true;
   sampler.join();
-  return std::max(peak, rss_kib());
+  samples.push_back(rss_kib());
+  std::vector<long> peaks(4, 0);
+  for (size_t i = 0; i < samples.size(); ++i) {
+    long& q = peaks[std::min<size_t>(3, i * 4 / samples.size())];
+    q = std::max(q, samples[i]);
+  }
+  return peaks;
 }
 
 void rss(const Options& o) {
@@ -254,12 +261,16 @@ void rss(const Options& o) {
   // place for both measured runs alike.
   run_flow(count_flow(o, std::min<uint64_t>(o.messages, 1'000'000)));
   const long before = rss_kib();
-  const long small = peak_rss_during(o, o.messages);
-  const long large = peak_rss_during(o, 4 * o.messages);
-  std::printf("rss         the same flow, peak resident size while it runs (sampled every 20 ms)\n");
-  std::printf("  before %ld KiB   %llu messages: peak %ld KiB (%+ld)   %llu messages: peak %ld KiB (%+ld)\n",
-              before, static_cast<unsigned long long>(o.messages), small, small - before,
-              static_cast<unsigned long long>(4 * o.messages), large, large - before);
+  std::printf("rss         the same flow, resident size while it runs (sampled every 20 ms), "
+              "before the runs %ld KiB\n", before);
+  for (const uint64_t n : {o.messages, 4 * o.messages}) {
+    const std::vector<long> q = quarter_peaks(o, n);
+    std::printf("  %11llu messages: peak %ld KiB (%+ld); peak per quarter of the run:",
+                static_cast<unsigned long long>(n), *std::max_element(q.begin(), q.end()),
+                *std::max_element(q.begin(), q.end()) - before);
+    for (long k : q) std::printf(" %ld", k);
+    std::printf(" KiB\n");
+  }
 }
 
 }  // namespace
