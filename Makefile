@@ -31,6 +31,7 @@ bench: build
 	$(BUILD)/bin/abi_overhead_bench
 	$(BUILD)/bin/flow_bench
 	$(BUILD)/bin/side_input_bench
+	$(BUILD)/bin/reduce_bench
 	$(BUILD)/bin/store_bench
 	/usr/bin/python3 tests/bench/python_bench.py --sluice $(BUILD)/bin/sluice --python-dir $(BUILD)/python
 	/usr/bin/python3 tests/bench/serving_bench.py --sluice $(BUILD)/bin/sluice --echo $(BUILD)/bin/http_echo_server --python-dir $(BUILD)/python

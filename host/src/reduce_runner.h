@@ -81,7 +81,9 @@ class ReduceRunner {
   std::string key_;
   std::vector<sluice_str> keys_;
   std::vector<const sluice_message*> subset_;
-  std::string id_;
+  char id_[48];  // the window call's id, "w<start>-<end>", for the bounds id_window_
+  size_t id_size_ = 0;
+  Window id_window_;
   int64_t watermark_ = SLUICE_TIME_UNSET;
   Clock::time_point next_late_log_{};
 };

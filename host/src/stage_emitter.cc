@@ -66,6 +66,12 @@ void StageEmitter::producers_done() {
 
 void StageEmitter::begin_call(MessageBatch* input, const uint32_t* index_map, size_t count,
                               bool finishing) {
+  reset_call(input, index_map, count, finishing);
+  call_time_ms_ = wall_ms();
+}
+
+void StageEmitter::reset_call(MessageBatch* input, const uint32_t* index_map, size_t count,
+                              bool finishing) {
   input_ = input;
   window_parent_ = nullptr;
   window_lineage_ = nullptr;
@@ -74,7 +80,6 @@ void StageEmitter::begin_call(MessageBatch* input, const uint32_t* index_map, si
   index_map_ = index_map;
   input_view_ = input != nullptr ? input->view() : nullptr;
   input_count_ = count;
-  call_time_ms_ = wall_ms();
   call_lineages_.clear();
   response_count_ = 0;
   outcomes_.assign(count, SLUICE_OUTCOME_OK);
@@ -89,7 +94,10 @@ void StageEmitter::begin_call(MessageBatch* input, const uint32_t* index_map, si
 }
 
 void StageEmitter::begin_window_call(const sluice_message* parent, Lineage* lineage) {
-  begin_call(nullptr, nullptr, 1);
+  // No wall-clock read: every output of a window call has the parent's event time
+  // (window_end - 1) unless it sets its own, so call_time_ms_ is never used, and this
+  // runs about once per message in a reduce with many keys.
+  reset_call(nullptr, nullptr, 1, false);
   window_parent_ = parent;
   window_lineage_ = lineage;
 }
@@ -197,6 +205,8 @@ void StageEmitter::rollback() {
 }
 
 size_t StageEmitter::commit(const std::vector<uint8_t>* failed_inputs) {
+  if (window_parent_ != nullptr && failed_inputs == nullptr && response_count_ == 0)
+    return commit_window();
   const size_t origins = is_source_ ? call_lineages_.size() : input_count_;
   copies_.assign(origins, 0);
   size_t kept = 0;
@@ -265,6 +275,28 @@ size_t StageEmitter::commit(const std::vector<uint8_t>* failed_inputs) {
     }
   }
   if (dropped) bump(stage_.metrics->dropped, dropped);
+  if (kept) {
+    bump(stage_.metrics->out, kept);
+    stage_.metrics->in_progress.fetch_add(static_cast<int64_t>(kept), std::memory_order_relaxed);
+    if (pending_messages_ == 0) oldest_pending_ = Clock::now();
+    pending_messages_ += kept;
+  }
+  return kept;
+}
+
+size_t StageEmitter::commit_window() {
+  // commit() for a reduce's window call, without its per-input bookkeeping: a window
+  // call has one origin (every output has origin 0), so its copies are all the outputs
+  // kept. Runs about once per message in a reduce with many keys, mostly with no output.
+  size_t kept = 0;
+  for (auto& lanes : route_lanes_)
+    for (Lane& lane : lanes) {
+      kept += lane.batch->size() - lane.mark;
+      lane.origin.clear();
+      lane.mark = lane.batch->size();
+    }
+  produced_in_call_ = 0;
+  if (window_lineage_ != nullptr) window_lineage_->adjust(static_cast<int64_t>(kept) - 1);
   if (kept) {
     bump(stage_.metrics->out, kept);
     stage_.metrics->in_progress.fetch_add(static_cast<int64_t>(kept), std::memory_order_relaxed);

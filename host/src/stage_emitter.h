@@ -104,6 +104,9 @@ class StageEmitter : public CallSink {
     int64_t sent_watermark = SLUICE_TIME_UNSET;
   };
 
+  size_t commit_window();  // commit() of a window call (begin_window_call)
+  // begin_call without reading the clock (call_time_ms_ is left as it was).
+  void reset_call(MessageBatch* input, const uint32_t* index_map, size_t count, bool finishing);
   void append(Lane& lane, const sluice_output& out, const sluice_message* parent,
               std::string_view id, Lineage* lineage, uint32_t origin);
   void push(Lane& lane);

@@ -65,9 +65,52 @@ void WindowBook::add(std::string_view key, int64_t event_time, AddResult* out) {
 }
 
 WindowBook::KeyMap::value_type* WindowBook::key_entry(std::string_view key) {
-  auto it = keys_.find(key);
-  if (it == keys_.end()) it = keys_.emplace(std::string(key), std::vector<WindowId>{}).first;
-  return &*it;
+  const size_t hash = Hash{}(key);
+  if (KeyMap::value_type* found = find_key(key, hash)) return found;
+  KeyMap::value_type* entry = &*keys_.emplace(std::string(key), std::vector<WindowId>{}).first;
+  index_insert(hash, entry);
+  return entry;
+}
+
+WindowBook::KeyMap::value_type* WindowBook::find_key(std::string_view key, size_t hash) const {
+  if (index_.empty()) return nullptr;
+  const size_t mask = index_.size() - 1;
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const IndexEntry& e = index_[i];
+    if (e.entry == nullptr) return nullptr;
+    if (e.hash == hash && e.entry->first == key) return e.entry;
+  }
+}
+
+void WindowBook::index_insert(size_t hash, KeyMap::value_type* entry) {
+  // keys_ already holds the new entry: at most 3/4 full with it (a smaller table is
+  // fewer cache misses; linear probing stays short at this load).
+  if (keys_.size() * 4 > index_.size() * 3) {
+    std::vector<IndexEntry> old(std::max<size_t>(16, index_.size() * 2));
+    old.swap(index_);
+    for (const IndexEntry& e : old)
+      if (e.entry != nullptr) index_insert(e.hash, e.entry);
+  }
+  const size_t mask = index_.size() - 1;
+  size_t i = hash & mask;
+  while (index_[i].entry != nullptr) i = (i + 1) & mask;
+  index_[i] = {hash, entry};
+}
+
+void WindowBook::index_erase(size_t hash, const KeyMap::value_type* entry) {
+  const size_t mask = index_.size() - 1;
+  size_t i = hash & mask;
+  while (index_[i].entry != entry) i = (i + 1) & mask;
+  // Backward shift: move later entries of the probe run into the hole when their home
+  // slot is not cyclically within (hole, their position], so no lookup is cut short.
+  for (size_t j = (i + 1) & mask; index_[j].entry != nullptr; j = (j + 1) & mask) {
+    const size_t home = index_[j].hash & mask;
+    const bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+    if (stays) continue;
+    index_[i] = index_[j];
+    i = j;
+  }
+  index_[i] = {};
 }
 
 WindowId WindowBook::open_window(KeyMap::value_type* key, Window w, size_t position) {
@@ -156,10 +199,10 @@ void WindowBook::add_aligned(std::string_view key, int64_t t, AddResult* out) {
 
 void WindowBook::add_session(std::string_view key, int64_t t, AddResult* out) {
   const Window mine{t, t + gap_};
-  auto found = keys_.find(key);
+  KeyMap::value_type* found = find_key(key, Hash{}(key));
   // The key's sessions overlapping [t, t + gap) form the run ids[first, last).
   size_t first = 0, last = 0;
-  if (found != keys_.end()) {
+  if (found != nullptr) {
     const std::vector<WindowId>& ids = found->second;
     while (first < ids.size() && slots_[ids[first]].window.end <= mine.start) ++first;
     last = first;
@@ -171,7 +214,7 @@ void WindowBook::add_session(std::string_view key, int64_t t, AddResult* out) {
       out->late = true;
       return;
     }
-    KeyMap::value_type* entry = found != keys_.end() ? &*found : key_entry(key);
+    KeyMap::value_type* entry = found != nullptr ? found : key_entry(key);
     const WindowId id = open_window(entry, mine, first);
     slots_[id].messages = 1;
     out->appended.push_back({id, mine, true});
@@ -210,7 +253,10 @@ void WindowBook::close_window(WindowId id, ClosedWindow* closed) {
   closed->messages = slot.messages;
   std::vector<WindowId>& ids = entry->second;
   ids.erase(std::find(ids.begin(), ids.end(), id));
-  if (ids.empty()) keys_.erase(entry->first);  // `entry` dangles from here
+  if (ids.empty()) {
+    index_erase(Hash{}(entry->first), entry);
+    keys_.erase(entry->first);  // `entry` dangles from here
+  }
   release(id);
 }
 
@@ -256,6 +302,7 @@ void WindowBook::close_all(std::vector<ClosedWindow>* closed) {
   }
   sort_closed(closed);
   keys_.clear();
+  index_.clear();
   slots_.clear();
   free_ids_.clear();
   heap_.clear();

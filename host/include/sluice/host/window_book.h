@@ -171,7 +171,12 @@ class WindowBook {
 
   void add_aligned(std::string_view key, int64_t t, AddResult* out);
   void add_session(std::string_view key, int64_t t, AddResult* out);
+  // The key's entry, made if absent.
   KeyMap::value_type* key_entry(std::string_view key);
+  // The key's entry, or null. `hash` is Hash{}(key).
+  KeyMap::value_type* find_key(std::string_view key, size_t hash) const;
+  void index_insert(size_t hash, KeyMap::value_type* entry);
+  void index_erase(size_t hash, const KeyMap::value_type* entry);
   WindowId open_window(KeyMap::value_type* key, Window w, size_t position);
   void release(WindowId id);
   void push_heap_entry(WindowId id);
@@ -187,7 +192,17 @@ class WindowBook {
   int64_t close_bound_ = kNoWatermark;  // watermark - lateness (saturated): end <= it is closed
   size_t open_ = 0;
   uint64_t late_ = 0;
-  KeyMap keys_;
+  KeyMap keys_;  // owns the keys' entries; looked up through index_, not find()
+  // An open-addressing index over keys_ (linear probing, backward-shift erase, at most
+  // 3/4 full). Every message looks its key up, and with thousands of keys each lookup
+  // misses the cache: std::unordered_map reads the bucket, the node before the match
+  // (its singly linked list) and the node, three dependent misses; this reads one entry
+  // (hash compared first) and the node. Its size follows the most keys open at once.
+  struct IndexEntry {
+    size_t hash = 0;
+    KeyMap::value_type* entry = nullptr;  // null: free
+  };
+  std::vector<IndexEntry> index_;  // a power of two in size (or empty)
   std::vector<Slot> slots_;
   std::vector<WindowId> free_ids_;
   std::vector<HeapEntry> heap_;
