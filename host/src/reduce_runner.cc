@@ -63,25 +63,45 @@ ReduceRunner::Slot& ReduceRunner::slot(WindowId id) {
   return slots_[id];
 }
 
+// Each key with its NUL bytes escaped ("\0" -> "\0\1"), then "\0\0". Comparing two
+// encodings bytewise compares their key lists element by element, bytewise, shorter
+// first: the order the window book reports closed windows in (docs/reduce.md).
 void ReduceRunner::encode_keys(MessageBatch& batch, size_t i) {
   key_.clear();
   if (!plan_.keyed) return;
   for (size_t k = 0; k < batch.key_count(i); ++k) {
     const std::string_view key = batch.key(i, k);
-    const uint32_t n = static_cast<uint32_t>(key.size());
-    key_.append(reinterpret_cast<const char*>(&n), sizeof n);
-    key_.append(key);
+    if (key.find('\0') == std::string_view::npos) {
+      key_.append(key);
+    } else {
+      for (char c : key) {
+        key_ += c;
+        if (c == '\0') key_ += '\1';
+      }
+    }
+    key_.append(2, '\0');
   }
 }
 
 void ReduceRunner::decode_keys(const std::string& key) {
   keys_.clear();
-  for (size_t pos = 0; pos + sizeof(uint32_t) <= key.size();) {
-    uint32_t n;
-    std::memcpy(&n, key.data() + pos, sizeof n);
-    pos += sizeof n;
-    keys_.push_back({key.data() + pos, n});
-    pos += n;
+  decoded_.clear();
+  decoded_.reserve(key.size());  // views into it stay valid: it never grows past this
+  for (size_t pos = 0; pos + 1 < key.size();) {
+    const size_t end = key.find(std::string_view("\0\0", 2), pos);
+    if (end == std::string::npos) break;
+    const std::string_view part(key.data() + pos, end - pos);
+    if (part.find('\0') == std::string_view::npos) {
+      keys_.push_back({part.data(), part.size()});  // the common case: a view, no copy
+    } else {
+      const size_t from = decoded_.size();
+      for (size_t j = 0; j < part.size(); ++j) {
+        decoded_ += part[j];
+        if (part[j] == '\0') ++j;  // skip the escape's "\1"
+      }
+      keys_.push_back({decoded_.data() + from, decoded_.size() - from});
+    }
+    pos = end + 2;
   }
 }
 
@@ -315,6 +335,26 @@ bool ReduceRunner::close(const std::vector<ClosedWindow>& closed, bool discard) 
 bool ReduceRunner::close_all() {
   book_->close_all(&closed_);
   return close(closed_, /*discard=*/false);
+}
+
+void ReduceRunner::release_after_failure() {
+  // The flow failed: no result will be emitted and nothing acknowledged. The reducer
+  // still frees what it keeps per window (a discard call each; their errors are moot),
+  // and the window records go, their messages abandoned.
+  book_->close_all(&closed_);
+  for (const ClosedWindow& c : closed_) {
+    Slot& s = slot(c.id);
+    s.window = c.window;
+    s.key = c.key;
+    if (s.state != nullptr) call(s, SLUICE_BATCH_WINDOW_DISCARD, nullptr, nullptr);
+    s.state = nullptr;
+    stage_.metrics->open_windows.fetch_sub(1, std::memory_order_relaxed);
+    if (WindowResults* r = s.results) {
+      s.results = nullptr;
+      for (Lineage* l : r->held) l->abandon();
+      r->lineage.adjust(-1);
+    }
+  }
 }
 
 size_t ReduceRunner::discard_all() {

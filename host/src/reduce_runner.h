@@ -42,6 +42,9 @@ class ReduceRunner {
   bool close_all();
   // Lets every open window go without results (a stop); logs how many and returns it.
   size_t discard_all();
+  // After a failed call (the flow is failing): discards every open window, ignoring
+  // errors, so that no reducer state or window record is left behind.
+  void release_after_failure();
 
  private:
   struct WindowResults;
@@ -55,7 +58,8 @@ class ReduceRunner {
   };
 
   Slot& slot(WindowId id);
-  // Appends the message's keys, length-prefixed, to key_ (unkeyed: nothing).
+  // key_ := the message's keys, encoded so that bytewise order is key order (unkeyed:
+  // empty).
   void encode_keys(MessageBatch& batch, size_t i);
   // keys_ := the keys encoded in `key` (views into it).
   void decode_keys(const std::string& key);
@@ -80,6 +84,7 @@ class ReduceRunner {
   std::vector<ClosedWindow> closed_;
   std::string key_;
   std::vector<sluice_str> keys_;
+  std::string decoded_;  // keys with NUL bytes, unescaped (keys_ views into it)
   std::vector<const sluice_message*> subset_;
   char id_[48];  // the window call's id, "w<start>-<end>", for the bounds id_window_
   size_t id_size_ = 0;

@@ -363,7 +363,10 @@ void StageWorker::run_processor() {
         const bool ended = watermark >= kMaxEventTime;
         const bool ok = reducer_->on_batch(*batch, ended ? SLUICE_TIME_UNSET : watermark);
         flow_.pool.put(std::move(batch));
-        if (!ok) return;
+        if (!ok) {
+          reducer_->release_after_failure();
+          return;
+        }
         if (ended) end_reduce();
         emitter_.set_watermark(watermark);
         emitter_.flush_due(Clock::now());

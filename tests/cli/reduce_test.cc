@@ -123,6 +123,24 @@ stages:
                                   result("key-0", 8000, 12000, 1), result("key-1", 8000, 12000, 2)}));
 }
 
+// Windows that close together come out by end, then key bytewise (shorter first when
+// one is a prefix of the other), whatever the key lengths.
+TEST_F(ReduceTest, WindowsClosingTogetherComeOutInKeyOrder) {
+  RunResult r = run(R"(name: order
+mode: job
+stages:
+  - name: in
+    source: test-ack-source
+    config: {events: )" + events({{"is", 1000}, {"b", 1000}, {"ab", 1000}, {"a", 1000}, {"and", 1000}}) + R"(}
+  - {name: counts, reduce: count, window: {fixed: 4s}}
+  - {name: out, sink: file, config: {path: out.txt}}
+)");
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(lines("out.txt"), (std::vector<std::string>{result("a", 0, 4000, 1), result("ab", 0, 4000, 1),
+                                                        result("and", 0, 4000, 1), result("b", 0, 4000, 1),
+                                                        result("is", 0, 4000, 1)}));
+}
+
 // Sliding windows: each message counts in length/slide windows; unkeyed: one window
 // per time range for all keys.
 TEST_F(ReduceTest, SlidingUnkeyedWindowsOverlap) {
