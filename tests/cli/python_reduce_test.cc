@@ -3,7 +3,11 @@
 // a function reducer (sums per key per fixed window, from the generator's event times),
 // a reduce streamer, a session reducer whose sessions merge, a numaflow-python example
 // run with only its imports changed, a handler that raises, and `sluice check`.
+#include <signal.h>
+
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "python_test_support.h"
 
@@ -258,6 +262,48 @@ TEST_F(PythonReduceTest, AHandlerThatRaisesFailsTheFlow) {
   const RunResult b = run(generator_flow("{module: h, function: bad}"), {"--no-summary"});
   EXPECT_EQ(b.exit_code, 1) << b;
   EXPECT_TRUE(contains(b.err, "h.bad returned int; a reducer returns Messages")) << b;
+}
+
+// A stop closes no window (reduce.md, Delivery): the python reducer drops the buffered
+// datums without calling the handler; with --flush-windows the windows close and the
+// handler runs.
+TEST_F(PythonReduceTest, AStopDiscardsWindowsWithoutCallingTheHandler) {
+  write("h.py", R"(import os
+
+def count(keys, datums, md):
+    with open(os.path.join(os.path.dirname(__file__), "called.txt"), "a") as f:
+        f.write(keys[0] + "\n")
+    return "%s %d" % (keys[0], len(datums))
+)");
+  const std::string f = flow(std::string("plugins: [") + SLUICE_FIXTURE_DIR + R"(]
+name: py-stop
+stages:
+  - name: in
+    source: test-ack-source
+    config: {events: [a@1000, a@2000, b@1500], hold: true, ack_log: )" + at("acks.txt").string() + R"(}
+    watermark: {maxDelay: 1h}
+  - {name: counts, reduce: python, window: {fixed: 10s}, config: {module: h, function: count}}
+  - {name: out, sink: file, config: {path: out.txt}}
+)");
+  {
+    ChildProcess proc(SLUICE_BIN, {"run", f, "--no-summary"}, options());
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    proc.signal(SIGTERM);
+    const RunResult r = proc.wait();
+    EXPECT_EQ(r.exit_code, 4) << r;
+    EXPECT_TRUE(contains(r.err, "2 open window(s) not closed at the stop")) << r;
+    EXPECT_FALSE(std::filesystem::exists(at("called.txt")));
+    EXPECT_EQ(read_file(at("out.txt")), "");
+  }
+  {
+    ChildProcess proc(SLUICE_BIN, {"run", f, "--no-summary", "--flush-windows"}, options());
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    proc.signal(SIGTERM);
+    const RunResult r = proc.wait();
+    EXPECT_EQ(r.exit_code, 0) << r;
+    EXPECT_EQ(read_lines(at("out.txt")), (Lines{"a 2", "b 1"}));
+    EXPECT_EQ(read_lines(at("called.txt")), (Lines{"a", "b"}));
+  }
 }
 
 // `sluice check` imports the module and checks the handler's signature for its mode.
