@@ -6,7 +6,15 @@
 //   session  session_reduce_handler(keys, datums, output) (a sluice.SessionReducer, or a
 //            function with mode: session)
 //
-// Buffer, then run: the host's calls for one window (ABI 1.4 reduce contract) append
+// Streaming (mode stream with an `async def` handler, on fixed and sliding windows): the
+// window's first append starts the handler as a task on the instance's event loop, with
+// an async iterator of datums that each append feeds; after feeding, the loop runs until
+// the handler waits for the next datum (or ends), and what it put on `output` so far is
+// emitted in that call. The close ends the iterator and waits for the handler; a discard
+// cancels it. Session windows cannot merge two running handlers: a merge fails the call
+// (use mode: session). A plain `def` streamer runs buffered, as below.
+//
+// Buffer, then run (every other case): the host's calls for one window (ABI 1.4 reduce contract) append
 // its messages as sluice.Datum objects to a Python list kept in the window's state slot
 // (a strong reference to a `sluice.Datums`); a merge (sessions) moves the merged
 // window's datums into the surviving window; a close runs the handler once over the
@@ -57,6 +65,71 @@ const char* expected_signature(Mode m) {
 
 int arity_of(Mode m) { return m == Mode::stream ? 4 : 3; }
 
+// One window of a streaming reducer: the handler's task and the datums fed to it.
+constexpr const char* kStreamHelper = R"(
+import asyncio
+import collections
+
+
+class _ReduceStream:
+    __slots__ = ("_loop", "_queue", "_waiter", "_closed", "output", "task")
+
+    def __init__(self, loop, output, call, keys, md):
+        self._loop = loop
+        self._queue = collections.deque()
+        self._waiter = None
+        self._closed = False
+        self.output = output
+        self.task = loop.create_task(call(keys, self, output, md))
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        while not self._queue:
+            if self._closed:
+                raise StopAsyncIteration
+            self._waiter = self._loop.create_future()
+            await self._waiter
+        return self._queue.popleft()
+
+    def __iter__(self):
+        raise TypeError("a streaming reducer's datums arrive as the window fills: "
+                        "iterate them with `async for`")
+
+    def _wake(self):
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def feed(self, datums):
+        self._queue.extend(datums)
+        self._wake()
+
+    def close(self):
+        self._closed = True
+        self._wake()
+
+    async def drive(self):
+        # Until the handler waits for a datum that has not come (or has ended).
+        while not (self.task.done() or (not self._queue and self._waiter is not None
+                                        and not self._waiter.done())):
+            await asyncio.sleep(0)
+        if self.task.done():
+            self.task.result()  # its exception, if it raised
+
+    def take_output(self):
+        items = self.output._items
+        self.output._items = []
+        return items
+
+    async def cancel(self):
+        self.task.cancel()
+        try:
+            await self.task
+        except BaseException:
+            pass
+)";
+
 struct ReduceConfig {
   HandlerConfig handler;
   std::optional<Mode> mode;  // nullopt: from the class base, method name or arity
@@ -94,6 +167,7 @@ struct ReduceHandler {
   py::object args;      // the class's constructor args (a dict); null for a function
   std::string method;   // the class's method to call ("handler", "__call__", ...)
   std::string name;     // "h.Sum.handler", for messages
+  bool coroutine = false;  // `async def`: a stream-mode handler then streams
 
   void release() noexcept {
     function = cls = args = py::object();
@@ -150,6 +224,7 @@ ReduceHandler find_reduce_handler(const ReduceConfig& config) {
     // A function's mode: configured, else by how many arguments it takes.
     h.mode = config.mode ? *config.mode : p.required == 4 ? Mode::stream : Mode::reduce;
   }
+  h.coroutine = py::module_::import("inspect").attr("iscoroutinefunction")(fn).cast<bool>();
   const int n = arity_of(h.mode);
   if (p.required >= 0 && (p.required > n || (p.total >= 0 && p.total < n)))
     throw config_error(config.mode ? "mode" : t.key,
@@ -172,6 +247,10 @@ class ReduceStage final : public Stage {
 
   sluice_status process(Context& ctx, const Batch& batch) override {
     PythonThread::Hold gil(thread_);
+    if (streaming_) {
+      stream(ctx, batch);
+      return SLUICE_OK;
+    }
     void*& slot = batch.state_slot();
     if (batch.merges_window()) {
       py::object merged = py::reinterpret_steal<py::object>(static_cast<PyObject*>(batch.merged_state()));
@@ -199,6 +278,86 @@ class ReduceStage final : public Stage {
     metadata_type_ = sluice.attr("Metadata");
     window_type_ = sluice.attr("IntervalWindow");
     output_type_ = sluice.attr("NonBlockingIterator");
+    streaming_ = h_.mode == Mode::stream && h_.coroutine;
+    if (streaming_) {
+      py::dict scope;
+      py::exec(kStreamHelper, scope);
+      stream_type_ = scope["_ReduceStream"];
+    }
+  }
+
+  // The window's keys as the handler gets them.
+  static py::list keys_of(const Batch& batch) {
+    py::list keys;
+    for (size_t k = 0; k < batch.window_key_count(); ++k) keys.append(text(batch.window_key(k)));
+    return keys;
+  }
+
+  // What a window calls: the function, or a new instance's method.
+  py::object window_call() {
+    if (h_.function) return h_.function;
+    py::object instance = h_.cls(**py::reinterpret_borrow<py::dict>(h_.args));
+    return h_.method == "__call__" ? instance : instance.attr(h_.method.c_str());
+  }
+
+  py::object metadata(const Batch& batch) {
+    return metadata_type_(window_type_(batch.window_start(), batch.window_end()));
+  }
+
+  // A streaming reducer's calls (see the top of the file).
+  void stream(Context& ctx, const Batch& batch) {
+    void*& slot = batch.state_slot();
+    try {
+      if (batch.merges_window()) {
+        py::object merged = py::reinterpret_steal<py::object>(static_cast<PyObject*>(batch.merged_state()));
+        if (merged) loop_.run(merged.attr("cancel")());
+        throw std::runtime_error(h_.name + " is a streaming reducer (mode: stream, async def), whose "
+                                 "running windows cannot merge: for session windows use a session "
+                                 "reducer (mode: session)");
+      }
+      if (batch.discards_window()) {
+        py::object run = py::reinterpret_steal<py::object>(static_cast<PyObject*>(slot));
+        slot = nullptr;
+        if (run) loop_.run(run.attr("cancel")());
+        return;
+      }
+      if (slot == nullptr)
+        slot = stream_type_(loop_.loop(), output_type_(), window_call(), keys_of(batch), metadata(batch))
+                   .release()
+                   .ptr();
+      py::object run = py::reinterpret_borrow<py::object>(static_cast<PyObject*>(slot));
+      if (batch.closes_window()) {
+        slot = nullptr;
+        py::object owned = py::reinterpret_steal<py::object>(run.ptr());  // the slot's reference
+        run.attr("close")();
+        py::object r = loop_.run(run.attr("task"));
+        emit_all(ctx, run.attr("take_output")(), r);
+        return;
+      }
+      const std::vector<std::string> ids = batch_ids(batch);
+      py::list datums(batch.size());
+      for (size_t i = 0; i < batch.size(); ++i) datums[i] = make_datum(batch[i], ids[i]);
+      run.attr("feed")(datums);
+      loop_.run(run.attr("drive")());
+      emit_all(ctx, run.attr("take_output")(), py::none());
+    } catch (const py::error_already_set& e) {
+      throw std::runtime_error(h_.name + " raised " + describe(e));
+    }
+  }
+
+  // Emits what was put on output, then what the handler returned.
+  void emit_all(Context& ctx, const py::object& put, const py::object& returned) {
+    std::vector<py::object> results;
+    for (py::handle item : put) results.push_back(py::reinterpret_borrow<py::object>(item));
+    collect(returned, results);
+    OutputWriter writer;
+    for (const py::object& item : results) {
+      if (item.is_none()) continue;
+      if (!writer.emit_one(ctx, SLUICE_NO_INPUT, item))
+        throw std::runtime_error(h_.name + " gave a " + type_name(item) +
+                                 " as a result; a reducer's results are sluice.Message, bytes or str "
+                                 "(in Messages or a list)");
+    }
   }
 
   // The window's datums list, made on its first use (a borrowed view as a new reference).
@@ -209,17 +368,11 @@ class ReduceStage final : public Stage {
 
   // Runs the handler over the window's datums and emits its results.
   void close(Context& ctx, const Batch& batch, const py::object& window) {
-    std::vector<py::object> results;
     try {
-      py::list keys;
-      for (size_t k = 0; k < batch.window_key_count(); ++k) keys.append(text(batch.window_key(k)));
-      py::object call = h_.function;
-      if (!call) {
-        py::object instance = h_.cls(**py::reinterpret_borrow<py::dict>(h_.args));
-        call = h_.method == "__call__" ? instance : instance.attr(h_.method.c_str());
-      }
-      py::object md = metadata_type_(window_type_(batch.window_start(), batch.window_end()));
-      py::object output;
+      py::list keys = keys_of(batch);
+      py::object call = window_call();
+      py::object md = metadata(batch);
+      py::object output = py::none();
       py::object r;
       switch (h_.mode) {
         case Mode::reduce: r = call(keys, window, md); break;
@@ -234,18 +387,7 @@ class ReduceStage final : public Stage {
       }
       if (EventLoop::is_awaitable(r)) r = loop_.run(r);
       else if (EventLoop::is_async_iterable(r)) r = loop_.collect(r);
-      if (output) {
-        for (py::handle item : py::list(output.attr("items")())) results.push_back(py::reinterpret_borrow<py::object>(item));
-      }
-      collect(r, results);
-      OutputWriter writer;
-      for (const py::object& item : results) {
-        if (item.is_none()) continue;
-        if (!writer.emit_one(ctx, SLUICE_NO_INPUT, item))
-          throw std::runtime_error(h_.name + " gave a " + type_name(item) +
-                                   " as a result; a reducer's results are sluice.Message, bytes or str "
-                                   "(in Messages or a list)");
-      }
+      emit_all(ctx, output.is_none() ? py::list() : py::list(output.attr("items")()), r);
     } catch (const py::error_already_set& e) {
       throw std::runtime_error(h_.name + " raised " + describe(e));
     }
@@ -273,12 +415,14 @@ class ReduceStage final : public Stage {
   void release() noexcept {
     loop_.close();
     h_.release();
-    datums_type_ = metadata_type_ = window_type_ = output_type_ = py::object();
+    datums_type_ = metadata_type_ = window_type_ = output_type_ = stream_type_ = py::object();
   }
 
   PythonThread thread_;
   ReduceHandler h_;
   py::object datums_type_, metadata_type_, window_type_, output_type_;
+  py::object stream_type_;  // _ReduceStream (kStreamHelper), when streaming_
+  bool streaming_ = false;  // mode stream with an async def handler
   EventLoop loop_;
 };
 
