@@ -220,17 +220,18 @@ ReduceHandler find_reduce_handler(const ReduceConfig& config) {
     h.name = t.name;
   }
   const Positional p = positional_parameters(fn);
-  if (!t.is_class) {
-    // A function's mode: configured, else by how many arguments it takes.
-    h.mode = config.mode ? *config.mode : p.required == 4 ? Mode::stream : Mode::reduce;
-  }
+  const bool by_shape = !config.mode && !by_class;
+  // A function's mode (or a class's without a sluice base): configured, else by how many
+  // arguments it takes.
+  if (config.mode) h.mode = *config.mode;
+  else if (by_shape) h.mode = p.required == 4 ? Mode::stream : Mode::reduce;
   h.coroutine = py::module_::import("inspect").attr("iscoroutinefunction")(fn).cast<bool>();
   const int n = arity_of(h.mode);
   if (p.required >= 0 && (p.required > n || (p.total >= 0 && p.total < n)))
     throw config_error(config.mode ? "mode" : t.key,
                        h.name + signature_of(fn) + " from " + t.shown + " has the wrong signature: " +
                            expected_signature(h.mode) +
-                           (config.mode || t.is_class ? "" : " (or set mode: stream / session)"));
+                           (by_shape ? " (or set mode: stream / session)" : ""));
   return h;
 }
 
