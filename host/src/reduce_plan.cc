@@ -100,6 +100,10 @@ bool plan_reduce(const LoadedFlow& flow, int i, sluice_kind kind, std::optional<
     error("threads", "a reduce stage runs on one worker (threads: 1) in this version of sluice",
           "remove threads; key-partitioned reduce workers are planned");
   if (s.ordered()) error("ordered", "ordered does not apply to a reduce stage (it sees every key in order)");
+  if (s.has_on_error())
+    error("onError", "onError does not apply to a reduce stage: a failed reducer call fails the flow, "
+                     "because a window's state cannot be replayed",
+          "remove onError; handle bad input in the reducer (or a map before it)");
   *reduce = p;
   return diagnostics->size() == errors_before;
 }

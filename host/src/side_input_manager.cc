@@ -141,16 +141,21 @@ void SideInputManager::Entry::run_scheduler() {
   }
 }
 
-void SideInputManager::Entry::retriever_loop() {
-  std::unique_ptr<PluginInstance> instance;
+InstanceSpec retriever_instance_spec(const SideInputPlan& side_input, const FlowPlan& flow) {
   InstanceSpec spec;
   spec.kind = SLUICE_KIND_SIDE_INPUT;
-  spec.stage_name = plan.name;
-  spec.config_json = plan.config_json;
+  spec.stage_name = side_input.name;
+  spec.config_json = side_input.config_json;
   spec.flow_dir = flow.dir.string();
   spec.worker_index = 0;
   spec.worker_count = 1;
   spec.flow_mode = flow.mode == FlowMode::kStreaming ? SLUICE_FLOW_STREAMING : SLUICE_FLOW_JOB;
+  return spec;
+}
+
+void SideInputManager::Entry::retriever_loop() {
+  std::unique_ptr<PluginInstance> instance;
+  const InstanceSpec spec = retriever_instance_spec(plan, flow);
 
   std::unique_lock<std::mutex> lock(mutex);
   for (;;) {

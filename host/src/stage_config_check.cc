@@ -2,6 +2,7 @@
 
 #include "sluice/host/call_context.h"
 #include "sluice/host/plugin_instance.h"
+#include "sluice/host/side_input_manager.h"
 
 namespace sluice::host {
 namespace {
@@ -42,14 +43,7 @@ bool check_stage_configs(const FlowPlan& plan, const LoadedFlow& flow, Diagnosti
   // Side-input retrievers, the same way (kind side-input, the side input's name).
   for (const SideInputPlan& si : plan.side_inputs) {
     if (!si.type) continue;  // no retriever (a side-input sink sets it), or unbound
-    InstanceSpec spec;
-    spec.kind = SLUICE_KIND_SIDE_INPUT;
-    spec.stage_name = si.name;
-    spec.config_json = si.config_json;
-    spec.flow_dir = plan.dir.string();
-    spec.worker_index = 0;
-    spec.worker_count = 1;
-    spec.flow_mode = plan.mode == FlowMode::kStreaming ? SLUICE_FLOW_STREAMING : SLUICE_FLOW_JOB;
+    const InstanceSpec spec = retriever_instance_spec(si, plan);
     sluice_ctx ctx(SLUICE_KIND_SIDE_INPUT, si.name, nullptr);
     std::string error;
     if (PluginInstance::check(si.type, spec, &ctx, &error) == SLUICE_OK) continue;

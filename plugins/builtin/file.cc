@@ -48,9 +48,9 @@ class File {
 };
 
 // One schema for both kinds: the keys are the union, and the conditions below keep a
-// source's keys (follow, key, format lines) and a sink's (append, format value) apart,
-// so a validator says "/append: no value is allowed here" for {follow, append}. create
-// checks the same per kind.
+// source's keys (follow, key, eventTime, eventTimeUnit, format lines) and a sink's
+// (append, format value) apart, so a validator says "/append: no value is allowed here"
+// for {follow, append}. create checks the same per kind.
 constexpr const char* kSchema = R"({
   "type": "object",
   "additionalProperties": false,
@@ -59,13 +59,16 @@ constexpr const char* kSchema = R"({
     "path":   {"type": "string", "minLength": 1},
     "format": {"enum": ["lines", "json", "value"]},
     "key":    {"type": "string", "minLength": 1},
+    "eventTime":     {"type": "string", "minLength": 1},
+    "eventTimeUnit": {"enum": ["ms", "s"]},
     "follow": {"type": "boolean"},
     "append": {"type": "boolean"}
   },
   "allOf": [
     {
-      "description": "source keys (follow, key, format lines) exclude sink keys",
+      "description": "source keys (follow, key, eventTime, eventTimeUnit, format lines) exclude sink keys",
       "if": {"anyOf": [{"required": ["follow"]}, {"required": ["key"]},
+                       {"required": ["eventTime"]}, {"required": ["eventTimeUnit"]},
                        {"required": ["format"], "properties": {"format": {"const": "lines"}}}]},
       "then": {"properties": {"append": false, "format": {"enum": ["lines", "json"]}}}
     },
@@ -73,13 +76,24 @@ constexpr const char* kSchema = R"({
       "description": "sink keys (append, format value) exclude source keys",
       "if": {"anyOf": [{"required": ["append"]},
                        {"required": ["format"], "properties": {"format": {"const": "value"}}}]},
-      "then": {"properties": {"follow": false, "key": false,
+      "then": {"properties": {"follow": false, "key": false, "eventTime": false,
+                              "eventTimeUnit": false,
                               "format": {"enum": ["value", "json"]}}}
     },
     {
       "description": "key names a field of a JSON line",
       "if": {"required": ["key"]},
       "then": {"required": ["format"], "properties": {"format": {"const": "json"}}}
+    },
+    {
+      "description": "eventTime names a field of a JSON line",
+      "if": {"required": ["eventTime"]},
+      "then": {"required": ["format"], "properties": {"format": {"const": "json"}}}
+    },
+    {
+      "description": "eventTimeUnit is the unit of eventTime's numbers",
+      "if": {"required": ["eventTimeUnit"]},
+      "then": {"required": ["eventTime"]}
     }
   ]
 })";

@@ -13,4 +13,7 @@ SLUICE_PLUGIN("sluice-builtin", lib) {
   sluice::builtin::add_serve(lib);
   sluice::builtin::add_http(lib);
   sluice::builtin::add_count(lib);
+  sluice::builtin::add_sum(lib);
+  sluice::builtin::add_min_max(lib);
+  sluice::builtin::add_collect(lib);
 }

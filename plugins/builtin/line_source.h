@@ -11,9 +11,14 @@
 //          With `key`, the top-level field of that name gives the message key: a string
 //          as it is, an integer as its decimal text; other values, a missing field or a
 //          value that is not an object leave the message without a key.
+//          With `eventTime`, the top-level field of that name gives the event time: a
+//          number (ms since the epoch, or seconds with `eventTimeUnit: s`; a fraction of
+//          a ms is dropped) or an RFC 3339 string. A line whose field is missing or
+//          invalid is skipped with a warning naming <input>:<line number> and the
+//          field, as a line that is not JSON (its own 10 warnings, its own count).
 //
-// Each message's id is the byte offset of its line in the input, in decimal; the event
-// time is left for the host to stamp with the read time.
+// Each message's id is the byte offset of its line in the input, in decimal; without
+// `eventTime` the event time is left for the host to stamp with the read time.
 #pragma once
 
 #include <memory>
@@ -27,9 +32,11 @@ namespace sluice::builtin {
 struct LineFormat {
   bool json = false;
   std::string key_field;  // json only; empty: no key
+  std::string event_time_field;  // json only; empty: the host stamps the read time
+  int64_t event_time_unit_ms = 1;  // what a number in that field counts: 1 ms or 1000 (s)
 };
 
-// Reads the `format` and `key` keys.
+// Reads the `format`, `key`, `eventTime` and `eventTimeUnit` keys.
 LineFormat read_line_format(Config& c);
 
 class LineSource {
@@ -54,6 +61,9 @@ class LineSource {
   // Emits one line as a message; false if the format skips it.
   bool emit_line(Context& ctx, const LineReader::Line& line);
   void report_bad_line(Context& ctx, const LineReader::Line& line, const std::string& why);
+  // The event time of the line just parsed, in ms; sets *why when it has none.
+  int64_t event_time(std::string* why) const;
+  void report_bad_time(Context& ctx, const LineReader::Line& line, const std::string& why);
 
   LineReader reader_;
   std::string name_;
@@ -62,6 +72,7 @@ class LineSource {
   bool ended_ = false;
   std::unique_ptr<JsonLineParser> json_;  // json format only
   uint64_t emitted_ = 0, acked_ = 0, bad_lines_ = 0;
+  uint64_t bad_times_ = 0;  // JSON lines skipped for a missing or invalid event time
 };
 
 }  // namespace sluice::builtin

@@ -36,10 +36,17 @@ constexpr const char* kSchema = R"({
   "additionalProperties": false,
   "properties": {
     "format": {"enum": ["lines", "json"]},
-    "key":    {"type": "string", "minLength": 1}
+    "key":    {"type": "string", "minLength": 1},
+    "eventTime":     {"type": "string", "minLength": 1},
+    "eventTimeUnit": {"enum": ["ms", "s"]}
   },
-  "if": {"required": ["key"]},
-  "then": {"required": ["format"], "properties": {"format": {"const": "json"}}}
+  "allOf": [
+    {"if": {"required": ["key"]},
+     "then": {"required": ["format"], "properties": {"format": {"const": "json"}}}},
+    {"if": {"required": ["eventTime"]},
+     "then": {"required": ["format"], "properties": {"format": {"const": "json"}}}},
+    {"if": {"required": ["eventTimeUnit"]}, "then": {"required": ["eventTime"]}}
+  ]
 })";
 
 }  // namespace

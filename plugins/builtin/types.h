@@ -16,5 +16,8 @@ void add_log(Library& lib);
 void add_serve(Library& lib);  // answers serving requests
 void add_http(Library& lib);   // side input: an HTTP(S) GET
 void add_count(Library& lib);  // reduce
+void add_sum(Library& lib);      // reduce
+void add_min_max(Library& lib);  // reduce: min and max
+void add_collect(Library& lib);  // reduce
 
 }  // namespace sluice::builtin

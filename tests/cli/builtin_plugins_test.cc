@@ -166,6 +166,111 @@ TEST(BuiltinFileSource, WarnsAboutTheFirstTenBadLinesAndCountsTheRest) {
   EXPECT_TRUE(contains(err[11], ": skipped 12 lines that are not JSON")) << r;
 }
 
+// eventTime: the field's number (ms) or RFC 3339 text is the message's event time.
+TEST(BuiltinFileSource, EventTimeFieldGivesTheEventTime) {
+  TempDir tmp;
+  const fs::path in = tmp / "in.jsonl";
+  write_file(in,
+             "{\"ts\":1795240800000,\"user\":\"a\"}\n"           // integer ms
+             "{\"ts\":\"2026-11-21T06:00:00Z\"}\n"               // RFC 3339, UTC
+             "{\"ts\":\"2026-11-21T06:00:00.250Z\"}\n"           // with a fraction
+             "{\"ts\":\"2026-11-21T07:30:00.2509+01:30\"}\n"     // an offset; below ms dropped
+             "{\"ts\":\"2024-02-29t23:59:59.999z\"}\n"           // lower case t, z; a leap day
+             "{\"ts\":\"2024-02-29 23:59:59.999-00:00\"}\n"      // a space for T
+             "{\"ts\":1795240800000.9}\n"                        // a fraction of a ms dropped
+             "{\"ts\":1,\"ts\":2}\n"                              // a later duplicate wins
+             "{\"v\":{\"ts\":5},\"ts\":3}\n");                    // only the top level counts
+  RunResult r = sluice({"try", "file", "--kind", "source", "--json", "--config",
+                        path_config(in, {{"format", "json"}, {"eventTime", "ts"}, {"key", "user"}})});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.err, "") << r;
+  EXPECT_EQ(field_of_each(r.out, "event_time"),
+            (std::vector<json>{1795240800000, 1795240800000, 1795240800250, 1795240800250,
+                               1709251199999, 1709251199999, 1795240800000, 2, 3}))
+      << r;
+  EXPECT_EQ(field_of_each(r.out, "keys")[0], json({"a"})) << r;  // key and time together
+  // The value is the line unchanged.
+  EXPECT_EQ(field_of_each(r.out, "value")[0], "{\"ts\":1795240800000,\"user\":\"a\"}") << r;
+}
+
+TEST(BuiltinFileSource, EventTimeUnitSecondsScalesNumbersOnly) {
+  TempDir tmp;
+  const fs::path in = tmp / "in.jsonl";
+  write_file(in, "{\"t\":1795240800}\n{\"t\":1795240800.25}\n{\"t\":\"2026-11-21T06:00:01Z\"}\n");
+  RunResult r = sluice({"try", "file", "--kind", "source", "--json", "--config",
+                        path_config(in, {{"format", "json"}, {"eventTime", "t"}, {"eventTimeUnit", "s"}})});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(field_of_each(r.out, "event_time"),
+            (std::vector<json>{1795240800000, 1795240800250, 1795240801000}))
+      << r;
+}
+
+// A missing or invalid event time skips the line, as a line that is not JSON is: a
+// warning naming <path>:<line> and the field, and a count at the end.
+TEST(BuiltinFileSource, LinesWithoutAValidEventTimeAreSkippedWithAWarning) {
+  TempDir tmp;
+  const fs::path in = tmp / "in.jsonl";
+  write_file(in,
+             "{\"ts\":1000}\n"                          // 1: fine
+             "{\"other\":1}\n"                          // 2: missing
+             "{\"ts\":\"yesterday\"}\n"                 // 3: not RFC 3339
+             "{\"ts\":\"2026-02-30T00:00:00Z\"}\n"      // 4: no such day
+             "{\"ts\":\"2026-11-21T06:00:00\"}\n"       // 5: no offset
+             "{\"ts\":{\"ms\":1}}\n"                    // 6: an object
+             "{\"ts\":null}\n"                          // 7: null
+             "{\"ts\":0}\n"                             // 8: the epoch: means 'no time'
+             "{\"ts\":-5}\n"                            // 9: before the epoch
+             "[1]\n"                                    // 10: not an object: missing
+             "oops\n"                                   // 11: not JSON
+             "{\"ts\":\"1970-01-01T00:00:00.001Z\"}\n");  // 12: the first valid time
+  RunResult r = sluice({"try", "file", "--kind", "source", "--json", "--config",
+                        path_config(in, {{"format", "json"}, {"eventTime", "ts"}})});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(field_of_each(r.out, "event_time"), (std::vector<json>{1000, 1})) << r;
+  const std::string p = "sluice: warning: file: " + in.string() + ":";
+  const std::vector<std::string> err = lines(r.err);
+  const std::vector<std::string> expected = {
+      p + "2: no event time, skipped: field \"ts\" is missing",
+      p + "3: no event time, skipped: field \"ts\" is \"yesterday\": not an RFC 3339 time "
+          "(such as \"2026-11-21T06:00:00Z\") or a number",
+      p + "4: no event time, skipped: field \"ts\" is \"2026-02-30T00:00:00Z\": not an RFC 3339 "
+          "time (such as \"2026-11-21T06:00:00Z\") or a number",
+      p + "5: no event time, skipped: field \"ts\" is \"2026-11-21T06:00:00\": not an RFC 3339 "
+          "time (such as \"2026-11-21T06:00:00Z\") or a number",
+      p + "6: no event time, skipped: field \"ts\" is an object: expected an RFC 3339 time "
+          "string or a number of ms",
+      p + "7: no event time, skipped: field \"ts\" is null: expected an RFC 3339 time string "
+          "or a number of ms",
+      p + "8: no event time, skipped: field \"ts\" is 0 ms: out of range (event times start "
+          "after 1970-01-01T00:00:00Z)",
+      p + "9: no event time, skipped: field \"ts\" is -5 ms: out of range (event times start "
+          "after 1970-01-01T00:00:00Z)",
+      p + "10: no event time, skipped: field \"ts\" is missing",
+  };
+  ASSERT_EQ(err.size(), expected.size() + 3) << r;
+  for (size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(err[i], expected[i]) << r;
+  EXPECT_EQ(err[9].rfind(p + "11: not JSON, skipped: ", 0), 0u) << r;
+  EXPECT_EQ(err[10], "sluice: warning: file: " + in.string() + ": skipped 1 line that is not JSON");
+  EXPECT_EQ(err[11], "sluice: warning: file: " + in.string() +
+                         ": skipped 9 lines without a valid event time (field \"ts\")");
+}
+
+TEST(BuiltinFileSource, WarnsAboutTheFirstTenLinesWithoutEventTimeAndCountsTheRest) {
+  TempDir tmp;
+  std::string text;
+  for (int i = 0; i < 12; ++i) text += "{}\n";
+  write_file(tmp / "in.jsonl", text);
+  RunResult r = sluice({"try", "file", "--kind", "source", "--config",
+                        path_config(tmp / "in.jsonl", {{"format", "json"}, {"eventTime", "at"}})});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "");
+  std::vector<std::string> err = lines(r.err);
+  ASSERT_EQ(err.size(), 12u) << r;
+  EXPECT_TRUE(contains(err[9], ":10: no event time, skipped: field \"at\" is missing")) << r;
+  EXPECT_TRUE(contains(err[10], "further lines without a valid event time are skipped")) << r;
+  EXPECT_TRUE(contains(err[11], ": skipped 12 lines without a valid event time (field \"at\")")) << r;
+}
+
 TEST(BuiltinFileSource, ReadsPastItsBufferAndLinesLongerThanIt) {
   TempDir tmp;
   // More than the 1 MiB read buffer in all, and one line of 3 MiB in the middle.
@@ -217,12 +322,20 @@ TEST(BuiltinFileSource, ChecksTheKeysOfItsKind) {
   for (const Case& c : std::vector<Case>{
            {R"({})", "config.path: required (the file to read)"},
            {path_config(in, {{"append", true}}),
-            "config.append: unknown key (known keys: follow, format, key, path)"},
+            "config.append: unknown key (known keys: eventTime, eventTimeUnit, follow, format, key, path)"},
            {path_config(in, {{"format", "value"}}),
             "config.format: expected one of lines, json, got \"value\""},
            {path_config(in, {{"key", "id"}}),
             "config.key: only used with format: json (it names a top-level field)"},
            {path_config(in, {{"follow", "yes"}}), "config.follow: expected true or false"},
+           {path_config(in, {{"eventTime", "ts"}}),
+            "config.eventTime: only used with format: json (it names a top-level field)"},
+           {path_config(in, {{"format", "json"}, {"eventTime", ""}}),
+            "config.eventTime: must not be empty (the top-level field that gives the event time)"},
+           {path_config(in, {{"format", "json"}, {"eventTimeUnit", "s"}}),
+            "config.eventTimeUnit: only used with eventTime (the unit of its numbers)"},
+           {path_config(in, {{"format", "json"}, {"eventTime", "ts"}, {"eventTimeUnit", "us"}}),
+            "config.eventTimeUnit: expected one of ms, s, got \"us\""},
        }) {
     RunResult r = sluice({"try", "file", "--kind", "source", "--config", c.config});
     EXPECT_EQ(r.exit_code, 2) << c.config << r;
@@ -277,6 +390,18 @@ TEST(BuiltinStdinSource, JsonFormatWithKey) {
   EXPECT_TRUE(contains(r.err, "stdin: skipped 1 line that is not JSON")) << r;
 }
 
+TEST(BuiltinStdinSource, JsonFormatWithEventTime) {
+  RunResult r = sluice({"try", "stdin", "--json", "--config",
+                        R"({"format":"json","eventTime":"at","eventTimeUnit":"s"})"},
+                       "{\"at\":1795240800}\n{\"at\":true}\n{\"at\":\"2026-11-21T06:00:00.5Z\"}\n");
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(field_of_each(r.out, "event_time"), (std::vector<json>{1795240800000, 1795240800500})) << r;
+  EXPECT_TRUE(contains(r.err, "sluice: warning: stdin: stdin:2: no event time, skipped: field \"at\" is "
+                              "true: expected an RFC 3339 time string or a number of s"))
+      << r;
+  EXPECT_TRUE(contains(r.err, "stdin: skipped 1 line without a valid event time (field \"at\")")) << r;
+}
+
 TEST(BuiltinStdinSource, EmptyInputEndsAtOnce) {
   RunResult r = sluice({"try", "stdin"});
   EXPECT_EQ(r.exit_code, 0) << r;
@@ -287,7 +412,7 @@ TEST(BuiltinStdinSource, EmptyInputEndsAtOnce) {
 TEST(BuiltinStdinSource, RejectsKeysOfTheFileSource) {
   RunResult r = sluice({"try", "stdin", "--config", R"({"path":"x"})"});
   EXPECT_EQ(r.exit_code, 2) << r;
-  EXPECT_TRUE(contains(r.err, "config.path: unknown key (known keys: format, key)")) << r;
+  EXPECT_TRUE(contains(r.err, "config.path: unknown key (known keys: eventTime, eventTimeUnit, format, key)")) << r;
 }
 
 // --- filter --------------------------------------------------------------------------
@@ -638,7 +763,12 @@ TEST(BuiltinPlugins, ListsEveryTypeWithItsKindsAndAClosedSchema) {
                                                  {"filter", {"map"}, true},
                                                  {"stdout", {"sink"}, false},
                                                  {"log", {"sink"}, false},
-                                                 {"http", {"side-input"}, false}}) {
+                                                 {"http", {"side-input"}, false},
+                                                 {"count", {"reduce"}, false},
+                                                 {"sum", {"reduce"}, false},
+                                                 {"min", {"reduce"}, false},
+                                                 {"max", {"reduce"}, false},
+                                                 {"collect", {"reduce"}, false}}) {
     ASSERT_EQ(types.count(e.name), 1u) << e.name << r;
     const json& t = types[e.name];
     EXPECT_EQ(t.at("kinds"), e.kinds) << e.name;

@@ -47,11 +47,13 @@ RunResult sluice_with_input(const std::vector<std::string>& args, std::string in
 const std::string kFixtureDir = SLUICE_FIXTURE_DIR;
 
 // The types of libsluice-builtin.so, sorted by name as `sluice plugins` lists them.
-const std::vector<std::string> kBuiltinTypes = {"blackhole", "cat",   "count", "file",  "filter",
-                                                "generator", "http",  "log",   "serve", "stdin", "stdout"};
+const std::vector<std::string> kBuiltinTypes = {"blackhole", "cat", "collect", "count", "file",  "filter",
+                                                "generator", "http", "log",     "max",   "min",   "serve",
+                                                "stdin",     "stdout", "sum"};
 // Every type in the built-in folder: libsluice-builtin.so's and libsluice-python.so's.
 const std::vector<std::string> kBuiltinFolderTypes = {
-    "blackhole", "cat", "count", "file", "filter", "generator", "http", "log", "python", "serve", "stdin", "stdout"};
+    "blackhole", "cat", "collect", "count", "file",  "filter", "generator", "http",
+    "log",       "max", "min",     "python", "serve", "stdin", "stdout",    "sum"};
 // The types linked into the sluice executable itself (sorted), listed with this label
 // for a file.
 const std::vector<std::string> kLinkedTypes = {"serving", "side-input"};
@@ -243,7 +245,8 @@ TEST(Plugins, TableListsTheBuiltins) {
       {"blackhole", "sink"}, {"cat", "map (mt)"}, {"file", "source,sink,side-input"},
       {"filter", "map (mt)"}, {"generator", "source"}, {"log", "sink"},
       {"stdin", "source"},   {"stdout", "sink"},      {"serve", "sink"},
-      {"serving", "source"}, {"python", "source,map,reduce,sink,side-input"}, {"http", "side-input"}, {"count", "reduce"}};
+      {"serving", "source"}, {"python", "source,map,reduce,sink,side-input"}, {"http", "side-input"}, {"count", "reduce"},
+      {"sum", "reduce"},     {"min", "reduce"},     {"max", "reduce"},       {"collect", "reduce"}};
   for (const auto& [name, kind] : kinds) EXPECT_EQ(by_name[name].kinds, kind) << name;
   EXPECT_EQ(by_name["blackhole"].description, "sink that counts and discards every message");
   EXPECT_EQ(by_name["cat"].description, "identity map: passes each message through unchanged");
@@ -309,10 +312,11 @@ TEST(Plugins, FixtureFolderListsGoodTypesAndOneErrorLinePerBrokenLibrary) {
   // Good types from the fixtures sit beside the built-ins, which still load.
   std::vector<TableRow> rows = parse_table(r.out);
   EXPECT_EQ(type_names(rows),
-            (std::vector<std::string>{"blackhole", "c-counter", "c-upper", "cat", "count",
+            (std::vector<std::string>{"blackhole", "c-counter", "c-upper", "cat", "collect", "count",
                                       "cpp-ack-source", "cpp-drop-source", "cpp-finish", "cpp-misbehave", "cpp-status",
-                                      "cpp-throw", "file", "filter", "generator", "http", "log",
-                                      "old-minor", "python", "serve", "serving", "side-input", "stdin", "stdout", "test-ack-source",
+                                      "cpp-throw", "file", "filter", "generator", "http", "log", "max", "min",
+                                      "old-minor", "python", "serve", "serving", "side-input", "stdin", "stdout", "sum",
+                                      "test-ack-source",
                                       "test-flaky-map", "test-flaky-retriever", "test-flaky-sink", "test-side-input-map",
                                       "test-slow-sink", "test-tag-map",
                                       "twin"}))

@@ -97,10 +97,17 @@ class AckSource {
  public:
   explicit AckSource(const sluice::CreateArgs& args)
       : config_(parse_config(args)), ack_log_(config_, "ack_log", args) {
-    values_ = get_or(config_, "values", std::vector<std::string>{});
     // events: ["key@ms", ...]: messages with that key and event time (value: the text).
+    // "key@ms=value": the value is the text after the first '=' instead (so such a key
+    // cannot hold a '='; quote the item in YAML when the value holds , [ ] { } or #).
     events_ = get_or(config_, "events", std::vector<std::string>{});
-    if (!events_.empty()) values_ = events_;
+    values_.clear();
+    for (std::string& e : events_) {
+      const size_t eq = e.find('=');
+      values_.push_back(eq == std::string::npos ? e : e.substr(eq + 1));
+      if (eq != std::string::npos) e.resize(eq);
+    }
+    if (events_.empty()) values_ = get_or(config_, "values", std::vector<std::string>{});
     count_ = !values_.empty() ? values_.size() : get_or<size_t>(config_, "count", 0);
     // hold: after the last message, stay open (IDLE) instead of ending.
     hold_ = get_or(config_, "hold", false);

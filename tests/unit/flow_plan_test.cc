@@ -794,7 +794,7 @@ TEST(FlowPlanErrors, ReduceKeysAreCheckedWhereTheyAre) {
   - {name: up, map: cat, threads: 2, watermark: {maxDelay: 1s}}
   - {name: a, reduce: count, window: {sliding: {length: 10s, slide: 3s}}, threads: 2}
   - {name: b, reduce: count, window: {fixed: 0s}}
-  - {name: c, reduce: count, window: {session: {gap: 0s}}}
+  - {name: c, reduce: count, window: {session: {gap: 0s}}, onError: {then: drop}}
   - {name: out, sink: blackhole, keyed: true}
 edges:
   - {from: in, to: up}
@@ -812,6 +812,7 @@ edges:
   EXPECT_TRUE(HasError(p, "flow.yaml:4:84", "a reduce stage runs on one worker")) << p.diagnostics.format();
   EXPECT_TRUE(HasError(p, "flow.yaml:5:46", "window: fixed window")) << p.diagnostics.format();
   EXPECT_TRUE(HasError(p, "flow.yaml:6:39", "gap must be at least 1ms")) << p.diagnostics.format();
+  EXPECT_TRUE(HasError(p, "flow.yaml:6:60", "onError does not apply to a reduce stage")) << p.diagnostics.format();
   EXPECT_TRUE(HasError(p, "flow.yaml:7:41", "keyed applies to reduce stages only")) << p.diagnostics.format();
 }
 

@@ -149,7 +149,8 @@ TEST(PluginLibrary, BuiltinsDescribeThemselves) {
   for (const auto& t : lib->types()) names.push_back(t.name);
   // In the order library.cc adds them.
   EXPECT_EQ(names, (std::vector<std::string>{"generator", "cat", "blackhole", "file", "stdin",
-                                              "filter", "stdout", "log", "serve", "http", "count"}));
+                                              "filter", "stdout", "log", "serve", "http", "count",
+                                              "sum", "min", "max", "collect"}));
   for (const auto& t : lib->types()) EXPECT_FALSE(t.config_schema.empty()) << t.name;
 }
 

@@ -63,7 +63,8 @@ TEST(PluginRegistry, EarlierFolderWinsAndTheShadowedFileIsNamed) {
   // One error per built-in type, each shadowed by the copy.
   const std::vector<std::string> builtins = {"generator", "cat",    "blackhole", "file",
                                              "stdin",     "filter", "stdout",    "log",
-                                             "serve",     "http",   "count"};
+                                             "serve",     "http",   "count",
+                                             "sum",       "min",    "max",       "collect"};
   ASSERT_EQ(reg.errors().size(), builtins.size());
   for (size_t i = 0; i < builtins.size(); ++i) {
     EXPECT_EQ(reg.find(builtins[i]).library->file(), dir / "libmine.so") << builtins[i];

@@ -235,6 +235,9 @@ typedef struct sluice_batch {
  *             [merged_start, merged_end) of the same key is merged into this one, whose
  *             bounds are now [window_start, window_end). Fold *merged_state into
  *             *window_state and free merged_state; no call for the merged window follows.
+ *             Either state may still be NULL: the host merges as soon as a message
+ *             bridges two sessions, before it delivers that batch's appends (which then
+ *             go to the merged window).
  *   close     count == 0, flags WINDOW_CLOSE: the window is complete (the watermark
  *             passed its end plus the allowed lateness, or the job's input ended). Emit
  *             the result(s) and free the state. Outputs take the window's keys and the

@@ -38,10 +38,15 @@
 #include <vector>
 
 #include "sluice/host/flow_plan.h"
+#include "sluice/host/plugin_instance.h"
 #include "sluice/host/side_input_registry.h"
 #include "sluice/store/side_input_store.h"
 
 namespace sluice::host {
+
+// How a side input's retriever instance is made (and checked by `sluice check`): kind
+// side-input, the side input's name as the stage name, one worker.
+InstanceSpec retriever_instance_spec(const SideInputPlan& side_input, const FlowPlan& flow);
 
 class SideInputManager {
  public:
