@@ -60,6 +60,11 @@ py::object EventLoop::collecting(py::handle async_iterable) {
   return helpers_["_collect"](async_iterable);
 }
 
+py::object EventLoop::loop() {
+  ensure();
+  return loop_;
+}
+
 void EventLoop::close() noexcept {
   if (!loop_) return;
   try {

@@ -39,6 +39,10 @@ class EventLoop {
   // A coroutine draining an async iterable into a list: collect() for settle().
   py::object collecting(py::handle async_iterable);
 
+  // The asyncio loop itself (made on first use), for tasks that outlive one call (a
+  // streaming reducer's window runs across the host's calls).
+  py::object loop();
+
   // Shuts down async generators and closes the loop, if one was made. Idempotent.
   void close() noexcept;
 

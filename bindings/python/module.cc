@@ -57,6 +57,8 @@ Classes
               as_serve(id, value)
   sources     Sourcer (base class: read_handler, ack_handler, pending_handler);
               ReadRequest, AckRequest, Offset, PendingResponse, SourceOutput, END
+  reducers    Reducer, ReduceStreamer, SessionReducer (= SessionReduceStreamer);
+              Metadata / IntervalWindow (the window), NonBlockingIterator (output)
   porting     MapServer, SinkServer, ... : numaflow-python's server names, whose
               start() explains that Sluice runs handlers in-process
 
@@ -77,6 +79,9 @@ is instantiated once per worker with the config's args; any handler may be async
     sink          handler(datums) -> Responses, or None (every datum written)
     source        a generator function, or a Sourcer: read_handler(request) yields
                   Message(value, offset=...), ack_handler(request), pending_handler()
+    reduce        handler(keys, datums, md) -> Messages, once per closed window
+    reduce stream handler(keys, datums, output, md): await output.put(Message(...))
+    session       session_reduce_handler(keys, datums, output) (mode: session)
 
 What a map handler returns
     Message                    one output
@@ -163,6 +168,7 @@ class Mapper(metaclass=abc.ABCMeta):
 
   define_map_api(m);
   define_sink_source_api(m);
+  define_reduce_api(m);
   define_numaflow_servers(m);
 }
 

@@ -29,7 +29,8 @@ _server_names = (
     "MapServer", "MapAsyncServer", "MapMultiprocServer", "MapStreamAsyncServer",
     "BatchMapAsyncServer", "SourceTransformServer", "SourceTransformAsyncServer",
     "SourceTransformMultiProcServer", "SinkServer", "SinkAsyncServer",
-    "SourceAsyncServer",
+    "SourceAsyncServer", "ReduceAsyncServer", "ReduceStreamAsyncServer",
+    "SessionReduceAsyncServer",
 )
 for _name in _server_names:
     globals()[_name] = type(_name, (_NumaflowServer,), {"__module__": "sluice"})

@@ -72,6 +72,7 @@ class PythonStage {
       case SLUICE_KIND_SINK: check_sink_stage(args); break;
       case SLUICE_KIND_SOURCE: check_source_stage(args); break;
       case SLUICE_KIND_SIDE_INPUT: check_retriever_stage(args); break;
+      case SLUICE_KIND_REDUCE: check_reduce_stage(args); break;
       default: break;
     }
   }
@@ -83,6 +84,7 @@ class PythonStage {
       case SLUICE_KIND_SINK: return make_sink_stage(args);
       case SLUICE_KIND_SOURCE: return make_source_stage(args);
       case SLUICE_KIND_SIDE_INPUT: return make_retriever_stage(args);
+      case SLUICE_KIND_REDUCE: return make_reduce_stage(args);
       default: throw ConfigError("the python type cannot be used as this kind of stage");
     }
   }
@@ -104,8 +106,8 @@ constexpr const char* kSchema = R"({
     "class":    {"type": "string", "minLength": 1},
     "path":     {"type": "array", "items": {"type": "string", "minLength": 1}},
     "args":     {"type": "object"},
-    "mode":     {"enum": ["map", "stream", "batch"],
-                 "description": "a map's kind: map (one call per message), stream (a generator per message), batch (one call per batch); default: from the handler's class base, else stream for a generator, else map"}
+    "mode":     {"enum": ["map", "stream", "batch", "reduce", "session"],
+                 "description": "a map's kind: map (one call per message), stream (a generator per message), batch (one call per batch); default: from the handler's class base, else stream for a generator, else map. A reducer's: reduce (handler(keys, datums, md)), stream (handler(keys, datums, output, md)), session (session_reduce_handler(keys, datums, output)); default: from the class base, else stream for four arguments, else reduce"}
   },
   "oneOf": [
     {"description": "a function handler", "required": ["function"]},
@@ -118,10 +120,10 @@ constexpr const char* kSchema = R"({
 void add_python_type(Library& lib) {
   lib.add<PythonStage>({"python",
                         SLUICE_KIND_MAP | SLUICE_KIND_SINK | SLUICE_KIND_SOURCE |
-                            SLUICE_KIND_SIDE_INPUT,
+                            SLUICE_KIND_SIDE_INPUT | SLUICE_KIND_REDUCE,
                         "0.1.0",
-                        "runs a Python handler (module + function or class) as a map, a sink, "
-                        "a source or a side-input retriever",
+                        "runs a Python handler (module + function or class) as a map, a reducer, "
+                        "a sink, a source or a side-input retriever",
                         kSchema});
 }
 

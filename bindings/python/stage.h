@@ -46,6 +46,9 @@ std::unique_ptr<Stage> make_source_stage(const CreateArgs& args);  // source_sta
 // A side-input retriever (retriever: python): a function or class returning the value.
 std::unique_ptr<Stage> make_retriever_stage(const CreateArgs& args);  // retriever_stage.cc
 void check_retriever_stage(const CreateArgs& args);                   // `sluice check`
+// A reducer (reduce: python): buffers each window's datums, runs the handler at close.
+std::unique_ptr<Stage> make_reduce_stage(const CreateArgs& args);  // reduce_stage.cc
+void check_reduce_stage(const CreateArgs& args);                   // `sluice check`
 
 // `sluice check` (ABI 1.2 check): the same config reading and handler checks as the
 // make_* function, without making an instance (a class handler is not constructed).

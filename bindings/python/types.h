@@ -94,5 +94,8 @@ void define_map_api(py::module_& m);
 // ReadRequest, AckRequest, Offset, PendingResponse, END, ...) to the `sluice` module
 // (module_sink_source.cc).
 void define_sink_source_api(py::module_& m);
+// Adds the reduce kind's classes (Reducer, ReduceStreamer, SessionReducer, Metadata,
+// IntervalWindow, NonBlockingIterator) to the `sluice` module (module_reduce.cc).
+void define_reduce_api(py::module_& m);
 
 }  // namespace sluice::python

@@ -245,7 +245,7 @@ TEST(Plugins, TableListsTheBuiltins) {
       {"blackhole", "sink"}, {"cat", "map (mt)"}, {"file", "source,sink,side-input"},
       {"filter", "map (mt)"}, {"generator", "source"}, {"log", "sink"},
       {"stdin", "source"},   {"stdout", "sink"},      {"serve", "sink"},
-      {"serving", "source"}, {"python", "source,map,sink,side-input"}, {"http", "side-input"}, {"count", "reduce"},
+      {"serving", "source"}, {"python", "source,map,reduce,sink,side-input"}, {"http", "side-input"}, {"count", "reduce"},
       {"sum", "reduce"},     {"min", "reduce"},     {"max", "reduce"},       {"collect", "reduce"}};
   for (const auto& [name, kind] : kinds) EXPECT_EQ(by_name[name].kinds, kind) << name;
   EXPECT_EQ(by_name["blackhole"].description, "sink that counts and discards every message");

@@ -267,12 +267,49 @@ class NumaflowServersTest(unittest.TestCase):
         # __main__ block, if someone runs it, says what to do instead.
         for name in ("MapServer", "MapAsyncServer", "MapStreamAsyncServer",
                      "BatchMapAsyncServer", "SourceTransformServer", "SinkServer",
-                     "SinkAsyncServer", "SourceAsyncServer"):
+                     "SinkAsyncServer", "SourceAsyncServer", "ReduceAsyncServer",
+                     "ReduceStreamAsyncServer", "SessionReduceAsyncServer"):
             server = getattr(sluice, name)(lambda keys, datum: None)
             with self.assertRaises(RuntimeError) as caught:
                 server.start()
             self.assertIn(name + ".start(): Sluice has no per-handler server", str(caught.exception))
             self.assertIn("sluice run flow.yaml", str(caught.exception))
+
+
+class ReducerApiTest(unittest.TestCase):
+    """A reducer unit-tested without the host: Datums, Metadata and NonBlockingIterator
+    are made by hand, the handler run with asyncio."""
+
+    def test_a_reducer_and_a_streamer_run_by_hand(self):
+        import asyncio
+        from sluice import (Datums, IntervalWindow, Metadata, NonBlockingIterator,
+                            ReduceStreamer, Reducer, SessionReduceStreamer, SessionReducer)
+
+        class Sum(Reducer):
+            async def handler(self, keys, datums, md):
+                total = 0
+                async for d in datums:
+                    total += int(d.value)
+                return Messages(Message(b"%d" % total, keys=keys))
+
+        class Echo(ReduceStreamer):
+            async def handler(self, keys, datums, output, md):
+                for d in datums:
+                    await output.put(d.value)
+
+        md = Metadata(IntervalWindow(0, 4000))
+        self.assertEqual(md.interval_window.start, datetime.datetime(1970, 1, 1, tzinfo=UTC))
+        self.assertEqual(md.interval_window.end, datetime.datetime(1970, 1, 1, 0, 0, 4, tzinfo=UTC))
+        self.assertEqual((md.interval_window.start_ms, md.interval_window.end_ms), (0, 4000))
+        datums = Datums([Datum(b"1"), Datum(b"2")])
+        out = asyncio.run(Sum().handler(["k"], datums, md))
+        self.assertEqual(out[0].value, b"3")
+        output = NonBlockingIterator()
+        asyncio.run(Echo().handler(["k"], datums, output, md))
+        self.assertEqual(output.items(), [b"1", b"2"])
+        self.assertIs(SessionReduceStreamer, SessionReducer)
+        with self.assertRaises(TypeError):
+            Reducer()  # abstract: handler is not defined
 
 
 class SideInputStandInTest(unittest.TestCase):
