@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# examples/reduce-json-sums (orders per customer per minute): a job on a copy of the
+# examples/reduce-json-sums (sums per customer per minute): a job on a copy of the
 # example. The output is compared with expected/ exactly, line for line, except for the
 # order of the keys within one window (see reduce_word_count_test.sh: both files are
 # put into window order, then line order; the output's window order is checked
@@ -21,8 +21,8 @@ ends_in_order() {
 
 "$sluice" check "$flow/flow.yaml"
 OUT_DIR=$out "$sluice" run "$flow/flow.yaml" 2>"$out/stderr" || { cat "$out/stderr"; exit 1; }
-diff -u <(by_window "$example/expected/orders-per-minute.jsonl") <(by_window "$out/orders-per-minute.jsonl")
-ends_in_order "$out/orders-per-minute.jsonl"
+diff -u <(by_window "$example/expected/sums-per-minute.jsonl") <(by_window "$out/sums-per-minute.jsonl")
+ends_in_order "$out/sums-per-minute.jsonl"
 stderr_has "orders\\.jsonl:9: no event time, skipped: field \"at\" is missing$"
 stderr_has "orders\\.jsonl: skipped 1 line without a valid event time \\(field \"at\"\\)$"
 stderr_has '^per-minute +reduce +11 +8 +0 '   # nothing late
@@ -33,6 +33,6 @@ OUT_DIR=$out "$sluice" run "$flow/flow.yaml" --set stages.orders.watermark.maxDe
   --set stages.orders.batch=1 2>"$out/stderr" || { cat "$out/stderr"; exit 1; }
 stderr_has 'late message dropped \(event time 1795240858000 ms'
 stderr_has '^per-minute +reduce +11 +8 +1 '   # one dropped
-grep -qx '{"keys":\["bob"\],"start":"2026-11-21T06:00:00.000Z","end":"2026-11-21T06:01:00.000Z","count":1}' \
-  "$out/orders-per-minute.jsonl" || { cat "$out/orders-per-minute.jsonl"; exit 1; }
+grep -qx '{"keys":\["bob"\],"start":"2026-11-21T06:00:00.000Z","end":"2026-11-21T06:01:00.000Z","sum":15.5}' \
+  "$out/sums-per-minute.jsonl" || { cat "$out/sums-per-minute.jsonl"; exit 1; }
 echo "reduce-json-sums: ok"
