@@ -36,6 +36,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "bench_support.h"
 #include "sluice/host/flow_loader.h"
 #include "sluice/host/flow_plan.h"
 #include "sluice/host/flow_runtime.h"
@@ -57,26 +58,10 @@ struct Options {
   std::string only;
 };
 
-PluginRegistry& registry() {
-  static PluginRegistry reg = [] {
-    PluginRegistry r;
-    r.load_folder(SLUICE_BUILTIN_DIR);
-    return r;
-  }();
-  return reg;
-}
+PluginRegistry& registry() { return sluice::bench::registry({SLUICE_BUILTIN_DIR}); }
 
-FlowPlan plan_of(const std::string& yaml) {
-  Diagnostics d;
-  std::optional<LoadedFlow> loaded = load_flow_text(yaml, "bench.yaml", "/tmp", {}, &d);
-  std::optional<FlowPlan> plan;
-  if (loaded) plan = plan_flow(*loaded, &d);
-  if (!plan || !bind_plugins(&*plan, *loaded, registry(), &d)) {
-    std::fprintf(stderr, "%s", d.format().c_str());
-    std::exit(2);
-  }
-  return *plan;
-}
+// Plans and binds a flow from YAML text; exits on any error.
+FlowPlan plan_of(const std::string& yaml) { return sluice::bench::plan_of(yaml, registry()); }
 
 std::string step_text(double step) {
   char buf[64];

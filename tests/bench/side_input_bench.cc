@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_support.h"
 #include "sluice/host/flow_loader.h"
 #include "sluice/host/flow_plan.h"
 #include "sluice/host/flow_runtime.h"
@@ -34,27 +35,10 @@ struct Options {
   int rounds = 5;
 };
 
-PluginRegistry& registry() {
-  static PluginRegistry reg = [] {
-    PluginRegistry r;
-    r.load_folder(SLUICE_BUILTIN_DIR);
-    r.load_folder(SLUICE_BENCH_PLUGIN_DIR);
-    return r;
-  }();
-  return reg;
-}
+PluginRegistry& registry() { return sluice::bench::registry({SLUICE_BUILTIN_DIR, SLUICE_BENCH_PLUGIN_DIR}); }
 
-FlowPlan plan_of(const std::string& yaml) {
-  Diagnostics d;
-  std::optional<LoadedFlow> loaded = load_flow_text(yaml, "bench.yaml", "/tmp", {}, &d);
-  std::optional<FlowPlan> plan;
-  if (loaded) plan = plan_flow(*loaded, &d);
-  if (!plan || !bind_plugins(&*plan, *loaded, registry(), &d)) {
-    std::fprintf(stderr, "%s", d.format().c_str());
-    std::exit(2);
-  }
-  return *plan;
-}
+// Plans and binds a flow from YAML text; exits on any error.
+FlowPlan plan_of(const std::string& yaml) { return sluice::bench::plan_of(yaml, registry()); }
 
 // The table: '1' except every 8th entry, so about 1 in 8 messages is dropped.
 std::string make_table() {
