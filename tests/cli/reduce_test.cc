@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "run_process.h"
-#include "temp_dir.h"
+#include "test_folder.h"
 
 namespace sluice::test {
 namespace {
@@ -32,18 +32,7 @@ using nlohmann::json;
 using ordered = nlohmann::ordered_json;  // keeps the reducers' key order
 using namespace std::chrono_literals;
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout = 20000ms) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= until) return false;
-    std::this_thread::sleep_for(25ms);
-  }
-  return true;
-}
 
 // "1970-01-01T00:00:04.000Z" for 4000.
 std::string rfc3339(int64_t ms) {
@@ -60,24 +49,10 @@ std::string result(const std::string& key, int64_t start, int64_t end, uint64_t 
   return ordered{{"keys", {key}}, {"start", rfc3339(start)}, {"end", rfc3339(end)}, {"count", count}}.dump();
 }
 
-class ReduceTest : public ::testing::Test {
+class ReduceTest : public FolderTest {
  protected:
-  fs::path at(const std::string& name) const { return tmp_.path() / name; }
-  void write(const std::string& name, const std::string& text) const {
-    std::ofstream(at(name), std::ios::binary) << text;
-  }
-  std::string read(const std::string& name) const {
-    std::ifstream in(at(name), std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
-  std::vector<std::string> lines(const std::string& name) const {
-    std::vector<std::string> out;
-    std::istringstream in(read(name));
-    for (std::string l; std::getline(in, l);) out.push_back(l);
-    return out;
-  }
+  ReduceTest() : FolderTest("sluice-reduce") {}
+
   RunOptions options() const {
     RunOptions opts;
     opts.env["SLUICE_PLUGIN_PATH"] = std::nullopt;
@@ -100,8 +75,6 @@ class ReduceTest : public ::testing::Test {
   std::string events(const std::vector<std::pair<std::string, int64_t>>& e) const {
     return event_list(e) + ", ack_log: " + at("events.acks.txt").string();
   }
-
-  TempDir tmp_{"sluice-reduce"};
 };
 
 // A job: the generator's event times 1 s apart, two keys, 4 s fixed windows. Windows

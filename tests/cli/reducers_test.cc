@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "run_process.h"
-#include "temp_dir.h"
+#include "test_folder.h"
 
 namespace sluice::test {
 namespace {
@@ -27,9 +27,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 // "1970-01-01T00:00:04.000Z" for 4000 (and for negative times, before the epoch).
 std::string rfc3339(int64_t ms) {
@@ -60,24 +57,10 @@ std::vector<std::string> sorted(std::vector<std::string> v) {
   return v;
 }
 
-class ReducersTest : public ::testing::Test {
+class ReducersTest : public FolderTest {
  protected:
-  fs::path at(const std::string& name) const { return tmp_.path() / name; }
-  void write(const std::string& name, const std::string& text) const {
-    std::ofstream(at(name), std::ios::binary) << text;
-  }
-  std::string read(const std::string& name) const {
-    std::ifstream in(at(name), std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
-  std::vector<std::string> lines(const std::string& name) const {
-    std::vector<std::string> out;
-    std::istringstream in(read(name));
-    for (std::string l; std::getline(in, l);) out.push_back(l);
-    return out;
-  }
+  ReducersTest() : FolderTest("sluice-reducers") {}
+
   RunOptions options() const {
     RunOptions opts;
     opts.env["SLUICE_PLUGIN_PATH"] = std::nullopt;
@@ -109,8 +92,6 @@ class ReducersTest : public ::testing::Test {
     write("flow.yaml", yaml + edges);
     return run_process(SLUICE_BIN, {"run", at("flow.yaml").string(), "--no-summary"}, options());
   }
-
-  TempDir tmp_{"sluice-reducers"};
 };
 
 // sum of plain numbers per key and fixed window; a message at a window's end is in the

@@ -22,7 +22,7 @@
 
 #include "local_http_server.h"
 #include "run_process.h"
-#include "temp_dir.h"
+#include "test_folder.h"
 
 namespace sluice::test {
 namespace {
@@ -31,9 +31,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 // Sends `request` as is to 127.0.0.1:port and returns what comes back until the server
 // closes the connection or 10 s pass (httplib's client always sends Content-Length; this
@@ -62,27 +59,11 @@ std::string raw_http(int port, const std::string& request) {
   return got;
 }
 
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout = 15000ms) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= until) return false;
-    std::this_thread::sleep_for(25ms);
-  }
-  return true;
-}
 
-class SideInputsTest : public ::testing::Test {
+class SideInputsTest : public FolderTest {
  protected:
-  fs::path at(const std::string& name) const { return tmp_.path() / name; }
-  void write(const std::string& name, const std::string& text) const {
-    std::ofstream(at(name), std::ios::binary) << text;
-  }
-  std::string read(const std::string& name) const {
-    std::ifstream in(at(name), std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
+  SideInputsTest() : FolderTest("sluice-side-inputs") {}
+
   RunResult sluice(const std::vector<std::string>& args) {
     RunOptions opts;
     opts.env["SLUICE_PLUGIN_PATH"] = std::nullopt;
@@ -108,9 +89,6 @@ stages:
 )";
   }
 
-  void append(const std::string& name, const std::string& text) const {
-    std::ofstream(at(name), std::ios::binary | std::ios::app) << text;
-  }
 
   // The port a running `sluice run` logged for `what` ("metrics at http://127.0.0.1:N",
   // "listening on http://127.0.0.1:N"), or -1 once it exited without logging it.
@@ -125,8 +103,6 @@ stages:
     });
     return port;
   }
-
-  TempDir tmp_{"sluice-side-inputs"};
 };
 
 // A stage reads the value (and its version) for every message, and is told of it
