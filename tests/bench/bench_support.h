@@ -1,10 +1,11 @@
 // What the engine benchmarks share: a plugin registry loaded once from the given folders,
-// and a bound flow plan from YAML text (a mistake in a benchmark's own flow exits 2 with
-// the diagnostics: there is nothing to measure then).
+// a bound flow plan from YAML text (a mistake in a benchmark's own flow exits 2 with the
+// diagnostics: there is nothing to measure then), and the process's resident size.
 #pragma once
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -36,6 +37,15 @@ inline host::FlowPlan plan_of(const std::string& yaml, const host::PluginRegistr
     std::exit(2);
   }
   return *plan;
+}
+
+// This process's resident size (VmRSS) in KiB; -1 when /proc cannot tell.
+inline long rss_kib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
 }
 
 }  // namespace sluice::bench

@@ -176,13 +176,7 @@ void latency(const Options& o) {
               static_cast<double>(p99) / 1e3, static_cast<double>(max) / 1e3);
 }
 
-long rss_kib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return -1;
-}
+long rss_kib() { return sluice::bench::rss_kib(); }
 
 void rss(const Options& o) {
   const FlowPlan plan = plan_of(

@@ -209,13 +209,7 @@ void throughput(const Options& o) {
   std::printf(")\n  ratio flow/baseline        %8.2f\n", f / b);
 }
 
-long rss_kib() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return -1;
-}
+long rss_kib() { return sluice::bench::rss_kib(); }
 
 // Runs the flow over `messages` while sampling the resident size; returns the peak of
 // each quarter of the run (in time): bounded memory shows as a plateau.
